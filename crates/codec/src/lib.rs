@@ -1,0 +1,1 @@
+//! UEFI/Tiano compression codec (placeholder; being written).
