@@ -1,0 +1,1 @@
+//! Option ROM wire format.
