@@ -1,1 +1,48 @@
-//! Option ROM wire format.
+//! Byte-exact views and owned representations of the structures inside a PCI
+//! expansion ("option") ROM: the image chain, the PC-AT legacy header, the PCI Data
+//! Structure (PCIR, revisions 0 and 3 with the device list), the EFI image header,
+//! the PnP expansion header, the PXE UNDI ROM ID and iPXE's own header.
+//!
+//! The layout follows smoltcp's `wire` module: each structure has a zero-copy view
+//! (`Pcir<T: AsRef<[u8]>>` and friends) whose `new_checked` constructor proves the
+//! buffer is long enough, so every field accessor afterwards is infallible and
+//! never panics; and an owned `…Repr` with `parse` and `emit` that round-trips
+//! every byte of the structure, reserved bytes included. [`chain`] walks the image
+//! chain of a whole ROM file and reports malformed input as an [`Error`] that names
+//! the offset and the field. Nothing here allocates except the `Repr`s that carry
+//! lists (device IDs) and nothing depends on anything but `core`/`alloc`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod chain;
+pub mod efi;
+mod error;
+mod field;
+pub mod ipxe;
+pub mod legacy;
+pub mod pcir;
+pub mod pnp;
+pub mod types;
+pub mod undi;
+
+pub use chain::{Chain, ImageRef};
+pub use efi::{EfiHeader, EfiHeaderRepr};
+pub use error::{Error, ErrorKind, Result};
+pub use ipxe::{IpxeHeader, IpxeHeaderRepr};
+pub use legacy::{LegacyHeader, LegacyHeaderRepr};
+pub use pcir::{Pcir, PcirRepr};
+pub use pnp::{PnpHeader, PnpHeaderRepr};
+pub use types::{CodeType, Compression, Machine, Subsystem};
+pub use undi::{UndiRomId, UndiRomIdRepr};
+
+/// `0xAA55`, the signature at offset 0 of every image (bytes `55 AA`).
+pub const ROM_SIGNATURE: u16 = 0xAA55;
+
+/// Images are laid out and measured in 512-byte blocks.
+pub const BLOCK: usize = 512;
+
+/// The 8-bit sum of `bytes`; an image whose checksum is valid sums to 0.
+pub fn byte_sum(bytes: &[u8]) -> u8 {
+    bytes.iter().fold(0u8, |acc, b| acc.wrapping_add(*b))
+}
