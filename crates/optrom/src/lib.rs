@@ -1,1 +1,23 @@
-//! optrom library.
+//! The optrom library: every operation the `optrom` tool performs, as functions
+//! that take bytes and options and return typed results. It sits between the
+//! format layer (`optrom-format`, which knows the bytes) and the front ends (the
+//! CLI, later the netboot server), which only parse arguments and print. Today it
+//! inspects ROM files ([`inspect`]), lints them against SeaBIOS, EDK2 and QEMU
+//! ([`check`]), knows QEMU's NIC models ([`nic`]) and the ROM BAR arithmetic
+//! ([`size`]); building, combining, packing and migration checks build on these.
+
+#![forbid(unsafe_code)]
+
+pub mod check;
+pub mod checksum;
+pub mod finding;
+pub mod fsio;
+pub mod inspect;
+pub mod nic;
+pub mod pe;
+pub mod report;
+pub mod size;
+
+pub use check::{CheckOptions, CheckReport, check};
+pub use finding::{Finding, Severity};
+pub use inspect::{NotARom, RomInfo, inspect};

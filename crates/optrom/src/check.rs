@@ -1,0 +1,371 @@
+//! Lint a ROM against what SeaBIOS, EDK2's PciBusDxe and QEMU will do with it.
+
+use serde::Serialize;
+
+use optrom_format::{CodeType, Compression, Subsystem};
+
+use crate::finding::{Finding, Severity};
+use crate::inspect::{ImageInfo, RomInfo};
+use crate::nic::NicModel;
+use crate::report::hex16;
+use crate::size::{bar_size, human};
+
+/// What to check a ROM against, beyond the always-on rules.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions<'a> {
+    /// The NIC model the ROM is meant for.
+    pub nic: Option<&'a NicModel>,
+    /// The size budget: the file must fit, and should fill, a BAR of this size.
+    pub bucket: Option<u64>,
+    /// The file's name, to tell whether QEMU would treat it as the model's default
+    /// romfile (whose first image QEMU re-IDs at load time).
+    pub file_name: Option<&'a str>,
+}
+
+/// The outcome of checking one ROM.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// Every finding, errors first.
+    pub findings: Vec<Finding>,
+    /// Number of error findings.
+    pub errors: usize,
+    /// Number of warning findings.
+    pub warnings: usize,
+}
+
+impl CheckReport {
+    /// Whether firmware will accept the ROM as checked.
+    pub fn passed(&self) -> bool {
+        self.errors == 0
+    }
+}
+
+/// Check a parsed ROM.
+pub fn check(info: &RomInfo, opts: &CheckOptions<'_>) -> CheckReport {
+    let mut findings = info.problems.clone();
+    chain_rules(info, &mut findings);
+    for image in &info.images {
+        match image.code_type {
+            CodeType::PcAt => seabios_rules(image, &mut findings),
+            CodeType::Efi => edk2_rules(image, &mut findings),
+            other => findings.push(Finding::new(
+                Severity::Note,
+                "code-type",
+                Some(image.index),
+                Some(image.offset + image.pcir.offset + 0x14),
+                "PCIR.CodeType",
+                format!("code type {other} is run by neither SeaBIOS nor UEFI firmware"),
+            )),
+        }
+    }
+    if let Some(nic) = opts.nic {
+        nic_rules(info, nic, opts.file_name, &mut findings);
+    }
+    if let Some(bucket) = opts.bucket {
+        bucket_rules(info, bucket, &mut findings);
+    }
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.image.cmp(&b.image)).then(a.offset.cmp(&b.offset)));
+    findings.dedup();
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let warnings = findings.iter().filter(|f| f.severity == Severity::Warning).count();
+    CheckReport { findings, errors, warnings }
+}
+
+fn chain_rules(info: &RomInfo, out: &mut Vec<Finding>) {
+    if info.trailing.fill == "mixed" {
+        out.push(Finding::new(
+            Severity::Warning,
+            "trailing",
+            None,
+            Some(info.content_size),
+            "padding",
+            format!(
+                "{} bytes after the last image are not uniform padding; no firmware will see them",
+                info.trailing.bytes
+            ),
+        ));
+    }
+    if info.images.iter().filter(|i| i.code_type == CodeType::PcAt).count() > 1 {
+        out.push(Finding::new(
+            Severity::Warning,
+            "seabios-multiple",
+            None,
+            None,
+            "PCIR.CodeType",
+            "more than one legacy image: SeaBIOS runs only the first one that matches the device",
+        ));
+    }
+}
+
+fn seabios_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
+    let Some(legacy) = &image.legacy else { return };
+    let at = |field: u64| Some(image.offset + field);
+    if legacy.size512 == 0 {
+        out.push(Finding::new(
+            Severity::Error,
+            "seabios-size",
+            Some(image.index),
+            at(2),
+            "Size512",
+            "initialization size is 0: SeaBIOS skips the image",
+        ));
+    }
+    if !image.checksum.valid {
+        out.push(Finding::new(
+            Severity::Error,
+            "seabios-checksum",
+            Some(image.index),
+            at(match image.checksum.convention {
+                crate::checksum::Convention::IpxeByte6 => 6,
+                _ => 2,
+            }),
+            "checksum",
+            format!(
+                "bytes 0..{:#x} (Size512 × 512) sum to {:#04x}, not 0: SeaBIOS rejects the ROM (\"bad checksum\")",
+                image.checksum.span, image.checksum.sum
+            ),
+        ));
+    }
+    if !matches!(legacy.entry.get(..2), Some("eb" | "e9" | "e8")) {
+        out.push(Finding::new(
+            Severity::Warning,
+            "seabios-entry",
+            Some(image.index),
+            at(3),
+            "InitEntryPoint",
+            format!("entry bytes {} are not a jmp/call", legacy.entry),
+        ));
+    }
+    if legacy.pnp.is_empty() {
+        out.push(Finding::new(
+            Severity::Warning,
+            "seabios-pnp",
+            Some(image.index),
+            at(0x1A),
+            "PnP pointer",
+            "no $PnP header: SeaBIOS runs the ROM's init but registers no boot entry",
+        ));
+    }
+    for pnp in &legacy.pnp {
+        if !pnp.checksum_valid {
+            out.push(Finding::new(
+                Severity::Warning,
+                "pnp-checksum",
+                Some(image.index),
+                Some(image.offset + pnp.offset + 9),
+                "$PnP.Checksum",
+                "the $PnP header does not sum to 0",
+            ));
+        }
+    }
+    if let Some(undi) = &legacy.undi
+        && !undi.checksum_valid
+    {
+        out.push(Finding::new(
+            Severity::Warning,
+            "undi-checksum",
+            Some(image.index),
+            Some(image.offset + undi.offset + 5),
+            "UNDI.Checksum",
+            "the UNDI ROM ID does not sum to 0",
+        ));
+    }
+    if let Some(ipxe) = &legacy.ipxe
+        && !ipxe.checksum_valid
+    {
+        out.push(Finding::new(
+            Severity::Warning,
+            "ipxe-checksum",
+            Some(image.index),
+            Some(image.offset + ipxe.offset + 5),
+            "iPXE.Checksum",
+            "the iPXE header does not sum to 0",
+        ));
+    }
+}
+
+fn edk2_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
+    let Some(efi) = &image.efi else { return };
+    let at = |field: u64| Some(image.offset + field);
+    let mut err = |rule, field: u64, name: &str, message: String| {
+        out.push(Finding::new(Severity::Error, rule, Some(image.index), at(field), name, message))
+    };
+    match efi.subsystem {
+        Subsystem::BootServiceDriver | Subsystem::RuntimeDriver => {}
+        Subsystem::Application => err(
+            "edk2-subsystem",
+            0x08,
+            "EfiSubsystem",
+            "subsystem 10 (EFI application): PciBusDxe skips applications in option ROMs".into(),
+        ),
+        other => err(
+            "edk2-subsystem",
+            0x08,
+            "EfiSubsystem",
+            format!("subsystem {other} is not 11 (boot-service driver) or 12 (runtime driver): PciBusDxe skips the image"),
+        ),
+    }
+    if let Compression::Other(v) = efi.compression {
+        err("edk2-compression", 0x0C, "CompressionType", format!("compression type {v} is above 1: PciBusDxe skips the image"));
+    }
+    if u64::from(efi.init_size) * 512 > image.length {
+        err(
+            "edk2-init-size",
+            0x02,
+            "InitializationSize",
+            format!(
+                "InitializationSize {} blocks exceeds ImageLength {} blocks: PciBusDxe skips the image",
+                efi.init_size, image.pcir.image_length
+            ),
+        );
+    }
+    if efi.init_size == 0 {
+        err("edk2-init-size", 0x02, "InitializationSize", "InitializationSize is 0".into());
+    }
+    if let Some(reason) = &efi.payload_error
+        && !reason.contains("EFI image offset")
+    {
+        err("edk2-payload", u64::from(efi.image_offset), "EFI payload", reason.clone());
+    }
+    if let Some(pe) = &efi.pe {
+        if pe.machine != efi.machine {
+            err(
+                "edk2-machine",
+                0x0A,
+                "EfiMachineType",
+                format!("header says {} but the PE image is {}", efi.machine, pe.machine),
+            );
+        }
+        if pe.subsystem != efi.subsystem {
+            out.push(Finding::new(
+                Severity::Warning,
+                "edk2-subsystem",
+                Some(image.index),
+                at(0x08),
+                "EfiSubsystem",
+                format!("header says {} but the PE image is {}", efi.subsystem, pe.subsystem),
+            ));
+        }
+    }
+    if efi.machine.name().is_none() {
+        out.push(Finding::new(
+            Severity::Warning,
+            "edk2-machine",
+            Some(image.index),
+            at(0x0A),
+            "EfiMachineType",
+            format!("unknown machine type {}: no firmware will load it", efi.machine),
+        ));
+    }
+}
+
+fn nic_rules(info: &RomInfo, nic: &NicModel, file_name: Option<&str>, out: &mut Vec<Finding>) {
+    let id = format!("{}:{}", hex16(nic.vendor), hex16(nic.device));
+    if nic.romfile.is_none() {
+        out.push(Finding::new(
+            Severity::Note,
+            "nic-romfile",
+            None,
+            None,
+            "romfile",
+            format!("QEMU loads no ROM for {} by default; pass romfile= to use this one", nic.model),
+        ));
+    }
+    let is_default = file_name.is_some() && file_name == nic.romfile;
+    let legacy = info.images.iter().find(|i| i.code_type == CodeType::PcAt);
+    match legacy {
+        None => out.push(Finding::new(
+            Severity::Warning,
+            "nic-legacy",
+            None,
+            None,
+            "PCIR.CodeType",
+            format!("no legacy image: a SeaBIOS guest with {} gets no network boot from this ROM", nic.model),
+        )),
+        Some(image) if image.pcir.vendor != nic.vendor || image.pcir.device != nic.device => {
+            let found = format!("{}:{}", hex16(image.pcir.vendor), hex16(image.pcir.device));
+            let listed = image.pcir.vendor == nic.vendor
+                && image.pcir.device_list.as_ref().is_some_and(|l| l.contains(&nic.device));
+            let offset = Some(image.offset + image.pcir.offset + 4);
+            let (severity, why) = if is_default && image.index == 0 {
+                (
+                    Severity::Warning,
+                    format!(
+                        "legacy image is {found}, the {} is {id}: works only because QEMU rewrites the first image's IDs when it loads its default romfile; as a custom romfile= SeaBIOS skips it",
+                        nic.model
+                    ),
+                )
+            } else if listed {
+                (
+                    Severity::Error,
+                    format!(
+                        "legacy image is {found}; {id} is only in the PCI 3.0 device list, which SeaBIOS ignores: SeaBIOS skips the ROM (\"Didn't match dev/ven\")"
+                    ),
+                )
+            } else {
+                (
+                    Severity::Error,
+                    format!(
+                        "legacy image is {found}, the {} is {id}: SeaBIOS skips the ROM (\"Didn't match dev/ven\")",
+                        nic.model
+                    ),
+                )
+            };
+            out.push(Finding::new(severity, "nic-ids", Some(image.index), offset, "PCIR.VendorId/DeviceId", why));
+        }
+        Some(_) => {}
+    }
+    for image in info.images.iter().filter(|i| i.code_type == CodeType::Efi) {
+        let listed = image.pcir.device_list.as_ref().is_some_and(|l| l.contains(&nic.device));
+        if (image.pcir.vendor != nic.vendor || image.pcir.device != nic.device) && !listed {
+            out.push(Finding::new(
+                Severity::Note,
+                "nic-ids",
+                Some(image.index),
+                Some(image.offset + image.pcir.offset + 4),
+                "PCIR.VendorId/DeviceId",
+                format!(
+                    "EFI image is {}:{}, the {} is {id}; EDK2 does not compare IDs, other UEFI firmware may",
+                    hex16(image.pcir.vendor),
+                    hex16(image.pcir.device),
+                    nic.model
+                ),
+            ));
+        }
+    }
+}
+
+fn bucket_rules(info: &RomInfo, bucket: u64, out: &mut Vec<Finding>) {
+    if info.file_size > bucket {
+        out.push(Finding::new(
+            Severity::Error,
+            "bucket",
+            None,
+            Some(bucket),
+            "file size",
+            format!(
+                "file is {} bytes, {} over the {} bucket: QEMU makes a {} ROM BAR, and live migration from a {} guest fails",
+                info.file_size,
+                info.file_size - bucket,
+                human(bucket),
+                human(bar_size(info.file_size)),
+                human(bucket)
+            ),
+        ));
+    } else if bar_size(info.file_size) < bucket {
+        out.push(Finding::new(
+            Severity::Warning,
+            "bucket",
+            None,
+            None,
+            "file size",
+            format!(
+                "file is {} bytes, so QEMU makes a {} ROM BAR, not {}: pad the file to {} or pin romsize={bucket} to keep migration compatible",
+                info.file_size,
+                human(bar_size(info.file_size)),
+                human(bucket),
+                human(bucket)
+            ),
+        ));
+    }
+}
