@@ -64,13 +64,13 @@ impl Finding {
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.severity)?;
+        write!(f, "{}: ", self.severity)?;
         if let Some(i) = self.image {
-            write!(f, ": image {i}")?;
+            write!(f, "image {i}, ")?;
         }
         if let Some(o) = self.offset {
-            write!(f, ", offset {o:#x}")?;
+            write!(f, "offset {o:#x}, ")?;
         }
-        write!(f, ", field {}: {} [{}]", self.field, self.message, self.rule)
+        write!(f, "field {}: {} [{}]", self.field, self.message, self.rule)
     }
 }
