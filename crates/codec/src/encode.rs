@@ -1,0 +1,184 @@
+//! Encoder front end: level configurations and stream assembly.
+
+use crate::bits::{Sink, Writer};
+use crate::block::{Codes, CostModel, Hist, Params, Tok};
+use crate::parse::{lazy, lazy_from_lists, optimal, MatchLists};
+use crate::split::split;
+use crate::{CompressOptions, Format, Level};
+
+/// Effort knobs behind a [`Level`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tuning {
+    /// Hash-chain depth.
+    pub depth: usize,
+    /// Use optimal parsing (else lazy only).
+    pub optimal: bool,
+    /// Optimal-parse passes (each re-derives costs from the previous pass).
+    pub passes: usize,
+    /// Block-split granularity in tokens (first pass / later passes).
+    pub chunk_first: usize,
+    pub chunk: usize,
+    /// Lazy parse: take matches of this length at once.
+    pub nice: usize,
+    /// Lazy parse: length-3 matches are only taken up to this distance.
+    pub max3: usize,
+}
+
+pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
+    let v2 = format == Format::Tiano;
+    match level {
+        Level::Fast => Tuning {
+            depth: if v2 { 48 } else { 32 },
+            optimal: false,
+            passes: 0,
+            chunk_first: 2048,
+            chunk: 2048,
+            nice: 64,
+            max3: if v2 { 2048 } else { 4096 },
+        },
+        Level::Default => Tuning {
+            depth: if v2 { 128 } else { 96 },
+            optimal: true,
+            passes: 2,
+            chunk_first: 1024,
+            chunk: 512,
+            nice: 256,
+            max3: if v2 { 2048 } else { 4096 },
+        },
+        Level::Best => Tuning {
+            depth: if v2 { 2048 } else { 4096 },
+            optimal: true,
+            passes: 4,
+            chunk_first: 512,
+            chunk: 128,
+            nice: 256,
+            max3: if v2 { 2048 } else { 4096 },
+        },
+    }
+}
+
+fn params(opts: &CompressOptions) -> Params {
+    match opts.format {
+        Format::Efi if opts.allow_16k_efi_distances => Params { pbit: 4, np: 15, max_dist: 16384 },
+        // Positions 0..=8190 (UEFI spec): distance ≤ 8191.
+        Format::Efi => Params { pbit: 4, np: 14, max_dist: 8191 },
+        // 512 KiB window, positions ≤ 2^19 - 2 (symbols 0..=19).
+        Format::Tiano => Params { pbit: 5, np: 20, max_dist: (1 << 19) - 1 },
+    }
+}
+
+pub(crate) fn compress(input: &[u8], opts: &CompressOptions) -> Vec<u8> {
+    compress_tuned(input, opts, &tuning(opts.level, opts.format))
+}
+
+pub(crate) fn compress_tuned(input: &[u8], opts: &CompressOptions, t: &Tuning) -> Vec<u8> {
+    assert!(u32::try_from(input.len()).is_ok(), "input larger than 4 GiB");
+    if input.is_empty() {
+        // What EfiCompress writes for empty input: an 8-byte all-zero body
+        // (decoders return at once because OrigSize is 0).
+        let mut v = vec![8, 0, 0, 0, 0, 0, 0, 0];
+        v.extend_from_slice(&[0; 8]);
+        return v;
+    }
+    let params = params(opts);
+    let (toks, ends) = parse(input, &params, t);
+    write_stream(input.len(), &toks, &ends, &params)
+}
+
+/// Byte position where each block starts, from token block ends.
+fn block_starts(toks: &[Tok], ends: &[usize]) -> Vec<usize> {
+    let mut starts = Vec::with_capacity(ends.len());
+    let mut pos = 0;
+    let mut ti = 0;
+    for &e in ends {
+        starts.push(pos);
+        pos += toks[ti..e].iter().map(|t| t.len()).sum::<usize>();
+        ti = e;
+    }
+    starts
+}
+
+fn models(toks: &[Tok], ends: &[usize], np: usize) -> Vec<CostModel> {
+    let mut s = 0;
+    ends.iter()
+        .map(|&e| {
+            let h = Hist::of(&toks[s..e]);
+            s = e;
+            CostModel::from_codes(&Codes::new(&h, np), np)
+        })
+        .collect()
+}
+
+fn total_bits(toks: &[Tok], ends: &[usize], params: &Params) -> u64 {
+    let mut s = 0;
+    ends.iter()
+        .map(|&e| {
+            let h = Hist::of(&toks[s..e]);
+            s = e;
+            crate::block::block_bits(&h, params)
+        })
+        .sum()
+}
+
+fn parse(input: &[u8], params: &Params, t: &Tuning) -> (Vec<Tok>, Vec<usize>) {
+    if !t.optimal {
+        let toks = lazy(input, params.max_dist, t.depth, t.max3, t.nice);
+        let ends = split(&toks, params, t.chunk_first);
+        return (toks, ends);
+    }
+    let ml = MatchLists::collect(input, params.max_dist, t.depth, t.nice);
+    let toks = lazy_from_lists(input, &ml, t.max3);
+    let ends = split(&toks, params, t.chunk_first);
+    let mut best_bits = total_bits(&toks, &ends, params);
+    let mut best = (toks, ends);
+    for pass in 0..t.passes {
+        let (toks, ends) = if pass == 0 { (&best.0, &best.1) } else { (&best.0, &best.1) };
+        let starts = block_starts(toks, ends);
+        let ms = models(toks, ends, params.np);
+        let nt = optimal(input, &ml, &starts, &ms);
+        let ne = split(&nt, params, t.chunk);
+        let bits = total_bits(&nt, &ne, params);
+        if bits < best_bits {
+            best_bits = bits;
+            best = (nt, ne);
+        } else {
+            break;
+        }
+    }
+    let _ = CostModel::initial;
+    best
+}
+
+fn write_stream(orig: usize, toks: &[Tok], ends: &[usize], params: &Params) -> Vec<u8> {
+    let mut w = Writer::new(Vec::with_capacity(orig / 2 + 64));
+    w.out.extend_from_slice(&[0; 8]);
+    let mut s = 0;
+    let mut last_c = 0u64;
+    for &e in ends {
+        let blk = &toks[s..e];
+        let h = Hist::of(blk);
+        assert!((1..=65535).contains(&h.n), "block size out of range");
+        let k = Codes::new(&h, params.np);
+        k.write_header(&mut w, h.n, params);
+        for &tk in blk {
+            last_c = w.bit_len();
+            k.write_tok(&mut w, tk);
+        }
+        s = e;
+    }
+    let mut out = w.finish();
+    // Terminator byte (counted in CompSize, as EfiCompress does). Decoders
+    // that peek 12 bits for every C code without zero padding need 12 bits
+    // after the start of the last code: add a byte if that is short.
+    out.push(0);
+    if (out.len() as u64) * 8 - last_c < 12 {
+        out.push(0);
+    }
+    let comp = (out.len() - 8) as u32;
+    out[0..4].copy_from_slice(&comp.to_le_bytes());
+    out[4..8].copy_from_slice(&(orig as u32).to_le_bytes());
+    out
+}
+
+#[allow(dead_code)]
+fn _sink_used<S: Sink>(_: &S) {}

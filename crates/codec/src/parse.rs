@@ -1,0 +1,195 @@
+//! Parsers: lazy matching and cost-based optimal parsing.
+
+use crate::block::{psym, CostModel, Tok};
+use crate::matcher::{Matcher, MAX_MATCH, MIN_MATCH};
+
+/// Whether a match is worth taking at all under a rough cost model:
+/// short matches at large distances cost more than their literals.
+#[inline]
+fn worth(len: usize, dist: usize, max3: usize) -> bool {
+    len > MIN_MATCH || dist <= max3
+}
+
+/// One-step lazy matching (as EDK2, but with a bounded chain and a rough
+/// short-far-match filter).
+pub(crate) fn lazy(data: &[u8], max_dist: usize, depth: usize, max3: usize, nice: usize) -> Vec<Tok> {
+    let n = data.len();
+    let mut m = Matcher::new(data, max_dist, depth);
+    let mut toks = Vec::with_capacity(n / 2 + 1);
+    let mut scratch = Vec::new();
+    let mut i = 0;
+    // Match found at i-1, not yet emitted.
+    let mut pending: Option<(usize, usize)> = None;
+    while i < n {
+        let (mut l, d) = m.longest(i, &mut scratch);
+        m.insert(i);
+        if l > 0 && !worth(l, d, max3) {
+            l = 0;
+        }
+        if let Some((pl, pd)) = pending {
+            if l > pl {
+                toks.push(Tok::lit(data[i - 1]));
+                pending = Some((l, d));
+                i += 1;
+            } else {
+                toks.push(Tok::mat(pl, pd));
+                let end = i - 1 + pl;
+                for j in i + 1..end {
+                    m.insert(j);
+                }
+                i = end;
+                pending = None;
+            }
+            continue;
+        }
+        if l >= nice {
+            toks.push(Tok::mat(l, d));
+            for j in i + 1..i + l {
+                m.insert(j);
+            }
+            i += l;
+        } else if l > 0 {
+            pending = Some((l, d));
+            i += 1;
+        } else {
+            toks.push(Tok::lit(data[i]));
+            i += 1;
+        }
+    }
+    if let Some((pl, pd)) = pending {
+        toks.push(Tok::mat(pl, pd));
+    }
+    toks
+}
+
+/// Match lists for every position (Pareto frontiers).
+pub(crate) struct MatchLists {
+    off: Vec<u32>,
+    items: Vec<(u16, u32)>,
+}
+
+impl MatchLists {
+    /// `skip`: after a match of at least this length, positions inside it get
+    /// only the continuation of that match (saves time on long repeats).
+    pub fn collect(data: &[u8], max_dist: usize, depth: usize, skip: usize) -> MatchLists {
+        let n = data.len();
+        let mut m = Matcher::new(data, max_dist, depth);
+        let mut off = Vec::with_capacity(n + 1);
+        let mut items = Vec::with_capacity(n);
+        let mut i = 0;
+        while i < n {
+            off.push(items.len() as u32);
+            let best = m.find(i, &mut items);
+            m.insert(i);
+            i += 1;
+            if best >= skip {
+                let dist = items.last().unwrap().1;
+                let mut rem = best - 1;
+                while rem >= skip / 2 && rem >= MIN_MATCH && i < n {
+                    off.push(items.len() as u32);
+                    items.push((rem as u16, dist));
+                    m.insert(i);
+                    i += 1;
+                    rem -= 1;
+                }
+            }
+        }
+        off.push(items.len() as u32);
+        MatchLists { off, items }
+    }
+
+    #[inline]
+    pub fn at(&self, i: usize) -> &[(u16, u32)] {
+        &self.items[self.off[i] as usize..self.off[i + 1] as usize]
+    }
+
+    /// Longest match at i.
+    #[inline]
+    pub fn longest(&self, i: usize) -> (usize, usize) {
+        self.at(i).last().map_or((0, 0), |&(l, d)| (l as usize, d as usize))
+    }
+}
+
+/// Lazy parse over precomputed match lists.
+pub(crate) fn lazy_from_lists(data: &[u8], ml: &MatchLists, max3: usize) -> Vec<Tok> {
+    let n = data.len();
+    let mut toks = Vec::with_capacity(n / 2 + 1);
+    let mut i = 0;
+    let get = |i: usize| {
+        let (l, d) = ml.longest(i);
+        if l > 0 && worth(l, d, max3) { (l, d) } else { (0, 0) }
+    };
+    while i < n {
+        let (l, d) = get(i);
+        if l == 0 {
+            toks.push(Tok::lit(data[i]));
+            i += 1;
+            continue;
+        }
+        if i + 1 < n && l < MAX_MATCH && get(i + 1).0 > l {
+            toks.push(Tok::lit(data[i]));
+            i += 1;
+            continue;
+        }
+        toks.push(Tok::mat(l, d));
+        i += l;
+    }
+    toks
+}
+
+/// Shortest path over bit costs. `models[b]` applies to positions in
+/// `[starts[b], starts[b+1])`.
+pub(crate) fn optimal(data: &[u8], ml: &MatchLists, starts: &[usize], models: &[CostModel]) -> Vec<Tok> {
+    let n = data.len();
+    const INF: u32 = u32::MAX;
+    let mut cost = vec![INF; n + 1];
+    // (length, distance) of the step reaching each position; length 1 = literal.
+    let mut from = vec![(0u16, 0u32); n + 1];
+    cost[0] = 0;
+    let mut b = 0;
+    let mut model = &models[0];
+    for i in 0..n {
+        if b + 1 < starts.len() && i >= starts[b + 1] {
+            while b + 1 < starts.len() && i >= starts[b + 1] {
+                b += 1;
+            }
+            model = &models[b];
+        }
+        let base = cost[i];
+        debug_assert!(base != INF);
+        let lc = base + model.lit[data[i] as usize];
+        if lc < cost[i + 1] {
+            cost[i + 1] = lc;
+            from[i + 1] = (1, 0);
+        }
+        let mut prev = MIN_MATCH - 1;
+        for &(len, dist) in ml.at(i) {
+            let len = len as usize;
+            let k = psym(dist - 1);
+            let dc = base + model.pos[k];
+            for l in prev + 1..=len {
+                let c = dc + model.len[l];
+                if c < cost[i + l] {
+                    cost[i + l] = c;
+                    from[i + l] = (l as u16, dist);
+                }
+            }
+            prev = len;
+        }
+    }
+    let mut toks = Vec::new();
+    let mut i = n;
+    while i > 0 {
+        let (l, d) = from[i];
+        if l == 1 {
+            toks.push(Tok::lit(data[i - 1]));
+            i -= 1;
+        } else {
+            let l = l as usize;
+            toks.push(Tok::mat(l, d as usize));
+            i -= l;
+        }
+    }
+    toks.reverse();
+    toks
+}

@@ -1,0 +1,94 @@
+//! Cost-based block splitting.
+
+use crate::block::{block_bits, psym, Hist, Params, Tok};
+use crate::decode::NC;
+
+/// Largest number of symbols in a block the encoder writes.
+pub(crate) const MAX_BLOCK: usize = 65535;
+
+struct Prefix<'a> {
+    stride: usize,
+    np: usize,
+    sums: Vec<u32>,
+    /// Token index of each chunk boundary.
+    bounds: Vec<usize>,
+    params: &'a Params,
+}
+
+impl Prefix<'_> {
+    fn hist(&self, a: usize, b: usize) -> Hist {
+        let mut h = Hist::new();
+        let (x, y) = (&self.sums[a * self.stride..][..self.stride], &self.sums[b * self.stride..][..self.stride]);
+        for s in 0..NC {
+            h.c[s] = y[s] - x[s];
+        }
+        for k in 0..self.np {
+            h.p[k] = y[NC + k] - x[NC + k];
+        }
+        h.n = (self.bounds[b] - self.bounds[a]) as u32;
+        h
+    }
+
+    fn cost(&self, a: usize, b: usize) -> u64 {
+        block_bits(&self.hist(a, b), self.params)
+    }
+
+    fn split(&self, a: usize, b: usize, whole: u64, out: &mut Vec<usize>) {
+        let ntok = self.bounds[b] - self.bounds[a];
+        if b - a >= 2 {
+            let mut best: Option<(u64, usize, u64, u64)> = None;
+            for k in a + 1..b {
+                if self.bounds[k] - self.bounds[a] > MAX_BLOCK && self.bounds[b] - self.bounds[k] > MAX_BLOCK {
+                    continue;
+                }
+                let (l, r) = (self.cost(a, k), self.cost(k, b));
+                let over = (self.bounds[k] - self.bounds[a] > MAX_BLOCK) || (self.bounds[b] - self.bounds[k] > MAX_BLOCK);
+                // Prefer splits that keep both halves within the block limit.
+                let key = l + r + if over { 1 << 40 } else { 0 };
+                if best.is_none_or(|(c, ..)| key < c) {
+                    best = Some((key, k, l, r));
+                }
+            }
+            if let Some((c, k, l, r)) = best {
+                if c < whole || ntok > MAX_BLOCK {
+                    self.split(a, k, l, out);
+                    self.split(k, b, r, out);
+                    return;
+                }
+            }
+        }
+        assert!(ntok <= MAX_BLOCK);
+        out.push(self.bounds[b]);
+    }
+}
+
+/// Split `toks` into blocks; returns the token index where each block ends
+/// (so the last entry is `toks.len()`). `chunk` is the granularity in tokens.
+pub(crate) fn split(toks: &[Tok], params: &Params, chunk: usize) -> Vec<usize> {
+    if toks.is_empty() {
+        return Vec::new();
+    }
+    let chunk = chunk.clamp(1, MAX_BLOCK / 2);
+    let np = params.np;
+    let stride = NC + np;
+    let m = toks.len().div_ceil(chunk);
+    let mut sums = vec![0u32; (m + 1) * stride];
+    let mut bounds = Vec::with_capacity(m + 1);
+    bounds.push(0);
+    let mut acc = vec![0u32; stride];
+    for (ci, ch) in toks.chunks(chunk).enumerate() {
+        for t in ch {
+            acc[t.c as usize] += 1;
+            if t.c >= 256 {
+                acc[NC + psym(t.p)] += 1;
+            }
+        }
+        sums[(ci + 1) * stride..(ci + 2) * stride].copy_from_slice(&acc);
+        bounds.push(bounds[ci] + ch.len());
+    }
+    let pre = Prefix { stride, np, sums, bounds, params };
+    let mut out = Vec::new();
+    let whole = pre.cost(0, m);
+    pre.split(0, m, whole, &mut out);
+    out
+}
