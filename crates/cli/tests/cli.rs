@@ -1,0 +1,207 @@
+//! The `optrom` binary as a user runs it, on Debian's ROMs and on broken copies.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const E1000: &str = "/usr/lib/ipxe/qemu/efi-e1000.rom";
+
+fn optrom(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_optrom")).args(args).output().expect("run optrom")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn rom(path: &str) -> Option<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(b) => Some(b),
+        Err(_) if std::env::var_os("OPTROM_SKIP_EXTERNAL").is_some() => None,
+        Err(e) => panic!("{path}: {e}; install Debian's ipxe-qemu (or set OPTROM_SKIP_EXTERNAL=1)"),
+    }
+}
+
+fn schema(name: &str) -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs").join(name);
+    let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    jsonschema::validator_for(&value).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn assert_valid(validator: &jsonschema::Validator, value: &serde_json::Value) {
+    let errors: Vec<String> = validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    assert!(errors.is_empty(), "schema violations:\n{}", errors.join("\n"));
+}
+
+fn debian_roms() -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/usr/lib/ipxe/qemu") else {
+        assert!(std::env::var_os("OPTROM_SKIP_EXTERNAL").is_some(), "install Debian's ipxe-qemu");
+        return vec![];
+    };
+    let mut v: Vec<String> = dir.map(|e| e.unwrap().path().display().to_string()).filter(|p| p.ends_with(".rom")).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn info_json_matches_schema() {
+    let roms = debian_roms();
+    if roms.is_empty() {
+        return;
+    }
+    let args: Vec<&str> = ["info", "--json"].into_iter().chain(roms.iter().map(String::as_str)).collect();
+    let out = optrom(&args);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_valid(&schema("info.schema.json"), &value);
+    let files = value["files"].as_array().unwrap();
+    assert_eq!(files.len(), roms.len());
+    let e1000 = files.iter().find(|f| f["path"] == E1000).unwrap();
+    assert_eq!(e1000["bar_size"], 262144);
+    assert_eq!(e1000["images"][0]["pcir"]["vendor"], "8086");
+    assert_eq!(e1000["images"][1]["efi"]["machine"]["name"], "X64");
+    assert_eq!(e1000["images"][1]["efi"]["pe"]["format"], "PE32+");
+}
+
+#[test]
+fn info_text_is_readable() {
+    if rom(E1000).is_none() {
+        return;
+    }
+    let out = optrom(&["info", E1000]);
+    let (stdout, _) = text(&out);
+    assert!(out.status.success());
+    for needle in ["ROM BAR 256 KiB", "8086:100e", "X64", "boot-service-driver", "ipxe-byte6", "$PnP", "UNDI", "PE32+"] {
+        assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
+    }
+}
+
+#[test]
+fn check_nic_e1000_passes() {
+    if rom(E1000).is_none() {
+        return;
+    }
+    let out = optrom(&["check", "--nic", "e1000", "--bucket", "256K", E1000]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert!(text(&out).0.contains("ok (0 errors"));
+    let json = optrom(&["check", "--json", "--nic", "e1000", E1000]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_valid(&schema("check.schema.json"), &value);
+    assert_eq!(value["files"][0]["passed"], true);
+}
+
+fn temp_with(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[test]
+fn flipped_legacy_byte_fails_checksum() {
+    let Some(mut data) = rom(E1000) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    data[0x1000] ^= 0x01;
+    let p = temp_with(&dir, "flipped.rom", &data);
+    let out = optrom(&["check", "--nic", "e1000", p.to_str().unwrap()]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("image 0, offset 0x6, field checksum"), "{stdout}");
+    assert!(stdout.contains("sum to 0xff") && stdout.contains("[seabios-checksum]"), "{stdout}");
+    let json = optrom(&["check", "--json", p.to_str().unwrap()]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_valid(&schema("check.schema.json"), &value);
+    assert_eq!(value["files"][0]["findings"][0]["rule"], "seabios-checksum");
+}
+
+/// A minimal valid legacy image of `blocks` × 512 bytes.
+fn legacy_image(blocks: u8, last: bool) -> Vec<u8> {
+    let mut b = vec![0u8; usize::from(blocks) * 512];
+    b[..3].copy_from_slice(&[0x55, 0xAA, blocks]);
+    b[3..6].copy_from_slice(&[0xE9, 0x00, 0x00]);
+    b[0x18] = 0x20;
+    b[0x20..0x24].copy_from_slice(b"PCIR");
+    b[0x24..0x28].copy_from_slice(&[0x86, 0x80, 0x0E, 0x10]);
+    b[0x2A] = 0x18;
+    b[0x30] = blocks;
+    b[0x35] = if last { 0x80 } else { 0 };
+    let sum = b.iter().fold(0u8, |a, x| a.wrapping_add(*x));
+    b[6] = 0u8.wrapping_sub(sum);
+    b
+}
+
+/// Each malformed input: exit status and the one line that names file, offset and field.
+#[test]
+fn malformed_inputs_fail_with_specific_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = legacy_image(2, true);
+    let mut cases: Vec<(&str, Vec<u8>, i32, &str)> = vec![
+        ("empty.rom", vec![], 2, "offset 0x0, field file: empty file"),
+        ("random.rom", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(), 2, "offset 0x0, field signature: not an option ROM"),
+        ("truncated.rom", good[..0x10].to_vec(), 1, "offset 0x0, field image header: truncated"),
+        ("halfimage.rom", good[..700].to_vec(), 1, "offset 0x30, field PCIR.ImageLength: image ends at 0x400, past the end of the file (0x2bc)"),
+        ("zero-length.rom", { let mut b = good.clone(); b[0x30] = 0; b }, 1, "offset 0x30, field PCIR.ImageLength: is zero"),
+        ("pcir-oob.rom", { let mut b = good.clone(); b[0x18] = 0x00; b[0x19] = 0x10; b }, 1, "offset 0x18, field PCIR pointer: out of bounds"),
+        ("pcir-unaligned.rom", {
+            let mut b = good.clone();
+            b.copy_within(0x20..0x38, 0x22);
+            b[0x18] = 0x22;
+            b
+        }, 1, "offset 0x18, field PCIR pointer: PCIR at 0x22 is not 4-byte aligned"),
+        ("no-last.rom", legacy_image(2, false), 1, "offset 0x35, field PCIR.Indicator: the file ends but no image has the last-image bit"),
+        ("second-no-sig.rom", { let mut b = legacy_image(1, false); b.extend(vec![0u8; 512]); b }, 1, "offset 0x200, field signature: bad signature: expected 55 AA, found 0x0"),
+    ];
+    // An EFI image whose payload offset lies outside the image.
+    let mut efi = vec![0u8; 1024];
+    efi[..2].copy_from_slice(&[0x55, 0xAA]);
+    efi[2] = 2;
+    efi[4..8].copy_from_slice(&0x0EF1u32.to_le_bytes());
+    efi[8] = 11;
+    efi[0x0A..0x0C].copy_from_slice(&0x8664u16.to_le_bytes());
+    efi[0x16..0x18].copy_from_slice(&0x0900u16.to_le_bytes());
+    efi[0x18] = 0x1C;
+    efi[0x1C..0x20].copy_from_slice(b"PCIR");
+    efi[0x26] = 0x18;
+    efi[0x2C] = 2;
+    efi[0x30] = 3;
+    efi[0x31] = 0x80;
+    cases.push(("efi-offset.rom", efi, 1, "offset 0x16, field EfiImageHeaderOffset: EFI image offset 0x900 is not inside the initialization span 0x400"));
+
+    for (name, bytes, status, message) in cases {
+        let p = temp_with(&dir, name, &bytes);
+        let path = p.to_str().unwrap();
+        for cmd in ["info", "check"] {
+            let out = optrom(&[cmd, path]);
+            let (stdout, stderr) = text(&out);
+            assert_eq!(out.status.code(), Some(status), "{cmd} {name}: {stdout}{stderr}");
+            let all = format!("{stdout}{stderr}");
+            let line = all.lines().find(|l| l.contains(message)).unwrap_or_else(|| panic!("{cmd} {name}: no line with {message:?} in\n{all}"));
+            assert!(line.contains(path), "{cmd} {name}: line does not name the file: {line}");
+            assert!(!all.contains("panicked"), "{all}");
+        }
+    }
+
+    // A directory and a missing file: exit 2, one line naming the path.
+    for (path, message) in [(dir.path().to_str().unwrap().to_string(), "is a directory"), (format!("{}/missing.rom", dir.path().display()), "No such file")] {
+        for cmd in ["info", "check"] {
+            let out = optrom(&[cmd, &path]);
+            let (_, stderr) = text(&out);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {path}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(stderr.contains(&path) && stderr.contains(message), "{stderr}");
+        }
+    }
+
+    // The minimal valid image itself passes.
+    let p = temp_with(&dir, "good.rom", &good);
+    let out = optrom(&["check", "--nic", "e1000", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = optrom(&["check", "--nic", "no-such-nic", "x.rom"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("unknown NIC model"));
+    let out = optrom(&["check", "--bucket", "300K", "x.rom"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("not a power of two"));
+}
