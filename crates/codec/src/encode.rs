@@ -18,6 +18,10 @@ pub(crate) struct Tuning {
     /// Block-split granularity in tokens (first pass / later passes).
     pub chunk_first: usize,
     pub chunk: usize,
+    /// Optimal parse: consider the longest match of every position class.
+    pub per_class: bool,
+    /// Explore block splits that only pay after further splits.
+    pub deep_split: bool,
     /// Lazy parse: take matches of this length at once.
     pub nice: usize,
     /// Lazy parse: length-3 matches are only taken up to this distance.
@@ -30,6 +34,8 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
         Level::Fast => Tuning {
             depth: if v2 { 48 } else { 32 },
             optimal: false,
+            per_class: false,
+            deep_split: false,
             passes: 0,
             chunk_first: 2048,
             chunk: 2048,
@@ -39,6 +45,8 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
         Level::Default => Tuning {
             depth: if v2 { 128 } else { 96 },
             optimal: true,
+            per_class: true,
+            deep_split: std::env::var("DEEP").is_ok(),
             passes: 2,
             chunk_first: 1024,
             chunk: 512,
@@ -48,6 +56,8 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
         Level::Best => Tuning {
             depth: if v2 { 2048 } else { 4096 },
             optimal: true,
+            per_class: true,
+            deep_split: std::env::var("DEEP").is_ok(),
             passes: 4,
             chunk_first: 512,
             chunk: 128,
@@ -68,7 +78,11 @@ fn params(opts: &CompressOptions) -> Params {
 }
 
 pub(crate) fn compress(input: &[u8], opts: &CompressOptions) -> Vec<u8> {
-    compress_tuned(input, opts, &tuning(opts.level, opts.format))
+    let mut t = tuning(opts.level, opts.format);
+    if let Ok(v) = std::env::var("CODEC_DEPTH") { t.depth = v.parse().unwrap(); }
+    if let Ok(v) = std::env::var("CODEC_PASSES") { t.passes = v.parse().unwrap(); }
+    if let Ok(v) = std::env::var("CODEC_CHUNK") { t.chunk = v.parse().unwrap(); }
+    compress_tuned(input, opts, &t)
 }
 
 pub(crate) fn compress_tuned(input: &[u8], opts: &CompressOptions, t: &Tuning) -> Vec<u8> {
@@ -98,13 +112,15 @@ fn block_starts(toks: &[Tok], ends: &[usize]) -> Vec<usize> {
     starts
 }
 
+fn frac() -> u32 { std::env::var("FRAC").map(|v| v.parse().unwrap()).unwrap_or(0) }
+
 fn models(toks: &[Tok], ends: &[usize], np: usize) -> Vec<CostModel> {
     let mut s = 0;
     ends.iter()
         .map(|&e| {
             let h = Hist::of(&toks[s..e]);
             s = e;
-            CostModel::from_codes(&Codes::new(&h, np), np)
+            CostModel::from_hist(&h, &Codes::new(&h, np), np, frac())
         })
         .collect()
 }
@@ -123,12 +139,12 @@ fn total_bits(toks: &[Tok], ends: &[usize], params: &Params) -> u64 {
 fn parse(input: &[u8], params: &Params, t: &Tuning) -> (Vec<Tok>, Vec<usize>) {
     if !t.optimal {
         let toks = lazy(input, params.max_dist, t.depth, t.max3, t.nice);
-        let ends = split(&toks, params, t.chunk_first);
+        let ends = split(&toks, params, t.chunk_first, t.deep_split);
         return (toks, ends);
     }
-    let ml = MatchLists::collect(input, params.max_dist, t.depth, t.nice);
+    let ml = MatchLists::collect(input, params.max_dist, t.depth, t.nice, t.per_class);
     let toks = lazy_from_lists(input, &ml, t.max3);
-    let ends = split(&toks, params, t.chunk_first);
+    let ends = split(&toks, params, t.chunk_first, t.deep_split);
     let mut best_bits = total_bits(&toks, &ends, params);
     let mut best = (toks, ends);
     for pass in 0..t.passes {
@@ -136,12 +152,15 @@ fn parse(input: &[u8], params: &Params, t: &Tuning) -> (Vec<Tok>, Vec<usize>) {
         let starts = block_starts(toks, ends);
         let ms = models(toks, ends, params.np);
         let nt = optimal(input, &ml, &starts, &ms);
-        let ne = split(&nt, params, t.chunk);
+        let ne = split(&nt, params, t.chunk, t.deep_split);
         let bits = total_bits(&nt, &ne, params);
+        if std::env::var("CODEC_DEBUG").is_ok() {
+            eprintln!("pass {pass}: {} bytes, {} blocks (prev {} bytes)", bits / 8, ne.len(), best_bits / 8);
+        }
         if bits < best_bits {
             best_bits = bits;
             best = (nt, ne);
-        } else {
+        } else if std::env::var("CODEC_NOBREAK").is_err() {
             break;
         }
     }
@@ -159,6 +178,12 @@ fn write_stream(orig: usize, toks: &[Tok], ends: &[usize], params: &Params) -> V
         let h = Hist::of(blk);
         assert!((1..=65535).contains(&h.n), "block size out of range");
         let k = Codes::new(&h, params.np);
+        if std::env::var("CODEC_DEBUG").is_ok() {
+            let hb = k.header_bits(h.n, params);
+            let mut tb = crate::bits::Counter::default();
+            k.write_header(&mut tb, h.n, params);
+            eprintln!("block {} toks: header {} bits, body {} bits, c syms used {}", h.n, hb, k.body_bits(&h, params.np), h.c.iter().filter(|&&x| x>0).count());
+        }
         k.write_header(&mut w, h.n, params);
         for &tk in blk {
             last_c = w.bit_len();

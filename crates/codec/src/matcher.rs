@@ -63,17 +63,27 @@ impl<'a> Matcher<'a> {
         l
     }
 
-    /// Find matches at `i` (which must not be inserted yet). Appends the
-    /// Pareto frontier `(length, distance)` — strictly increasing lengths,
-    /// each with the smallest distance found for it — to `out`, and returns
-    /// the longest length (0 if none ≥ 3).
-    pub fn find(&self, i: usize, out: &mut Vec<(u16, u32)>) -> usize {
+    /// Find matches at `i` (which must not be inserted yet). Appends
+    /// `(length, distance)` candidates to `out` and returns the longest
+    /// `(length, distance)` (length 0 if none ≥ 3).
+    ///
+    /// Without `per_class`, the candidates are the Pareto frontier: strictly
+    /// increasing lengths, each with the smallest distance found for it.
+    /// With `per_class`, they are the longest match within each position
+    /// class (distances sharing a position symbol cost the same), in order of
+    /// increasing distance; a farther class may be cheaper than a nearer one.
+    pub fn find(&self, i: usize, out: &mut Vec<(u16, u32)>, per_class: bool) -> (usize, usize) {
         let n = self.data.len();
         if i + MIN_MATCH > n {
-            return 0;
+            return (0, 0);
         }
         let max = (n - i).min(MAX_MATCH);
         let mut best = MIN_MATCH - 1;
+        let mut best_dist = 0;
+        // Per-class state.
+        let mut class = usize::MAX;
+        let mut cbest = MIN_MATCH - 1;
+        let mut cdist = 0usize;
         let mut cand = self.head[self.hash(i)];
         let mut depth = self.depth;
         let d = self.data;
@@ -84,10 +94,34 @@ impl<'a> Matcher<'a> {
                 break;
             }
             depth -= 1;
-            if d[c + best] == d[i + best] {
+            if per_class {
+                let k = (usize::BITS - (dist - 1).leading_zeros()) as usize;
+                if k != class {
+                    if cbest >= MIN_MATCH {
+                        out.push((cbest as u16, cdist as u32));
+                    }
+                    class = k;
+                    cbest = MIN_MATCH - 1;
+                }
+                if d[c + cbest] == d[i + cbest] {
+                    let l = self.common(c, i, max);
+                    if l > cbest {
+                        cbest = l;
+                        cdist = dist;
+                        if l > best {
+                            best = l;
+                            best_dist = dist;
+                        }
+                        if l >= max {
+                            break;
+                        }
+                    }
+                }
+            } else if d[c + best] == d[i + best] {
                 let l = self.common(c, i, max);
                 if l > best {
                     best = l;
+                    best_dist = dist;
                     out.push((l as u16, dist as u32));
                     if l >= max {
                         break;
@@ -96,16 +130,15 @@ impl<'a> Matcher<'a> {
             }
             cand = self.prev[c];
         }
-        if best >= MIN_MATCH { best } else { 0 }
+        if per_class && cbest >= MIN_MATCH {
+            out.push((cbest as u16, cdist as u32));
+        }
+        if best >= MIN_MATCH { (best, best_dist) } else { (0, 0) }
     }
 
     /// Longest match only: `(length, distance)`, length 0 if none.
     pub fn longest(&self, i: usize, scratch: &mut Vec<(u16, u32)>) -> (usize, usize) {
         scratch.clear();
-        let l = self.find(i, scratch);
-        match scratch.last() {
-            Some(&(len, dist)) if l > 0 => (len as usize, dist as usize),
-            _ => (0, 0),
-        }
+        self.find(i, scratch, false)
     }
 }

@@ -66,28 +66,32 @@ pub(crate) fn lazy(data: &[u8], max_dist: usize, depth: usize, max3: usize, nice
 pub(crate) struct MatchLists {
     off: Vec<u32>,
     items: Vec<(u16, u32)>,
+    /// Longest match per position.
+    best: Vec<(u16, u32)>,
 }
 
 impl MatchLists {
     /// `skip`: after a match of at least this length, positions inside it get
     /// only the continuation of that match (saves time on long repeats).
-    pub fn collect(data: &[u8], max_dist: usize, depth: usize, skip: usize) -> MatchLists {
+    pub fn collect(data: &[u8], max_dist: usize, depth: usize, skip: usize, per_class: bool) -> MatchLists {
         let n = data.len();
         let mut m = Matcher::new(data, max_dist, depth);
         let mut off = Vec::with_capacity(n + 1);
         let mut items = Vec::with_capacity(n);
+        let mut bests = Vec::with_capacity(n);
         let mut i = 0;
         while i < n {
             off.push(items.len() as u32);
-            let best = m.find(i, &mut items);
+            let (best, dist) = m.find(i, &mut items, per_class);
+            bests.push((best as u16, dist as u32));
             m.insert(i);
             i += 1;
             if best >= skip {
-                let dist = items.last().unwrap().1;
                 let mut rem = best - 1;
                 while rem >= skip / 2 && rem >= MIN_MATCH && i < n {
                     off.push(items.len() as u32);
-                    items.push((rem as u16, dist));
+                    items.push((rem as u16, dist as u32));
+                    bests.push((rem as u16, dist as u32));
                     m.insert(i);
                     i += 1;
                     rem -= 1;
@@ -95,7 +99,7 @@ impl MatchLists {
             }
         }
         off.push(items.len() as u32);
-        MatchLists { off, items }
+        MatchLists { off, items, best: bests }
     }
 
     #[inline]
@@ -106,7 +110,8 @@ impl MatchLists {
     /// Longest match at i.
     #[inline]
     pub fn longest(&self, i: usize) -> (usize, usize) {
-        self.at(i).last().map_or((0, 0), |&(l, d)| (l as usize, d as usize))
+        let (l, d) = self.best[i];
+        (l as usize, d as usize)
     }
 }
 
@@ -162,19 +167,34 @@ pub(crate) fn optimal(data: &[u8], ml: &MatchLists, starts: &[usize], models: &[
             cost[i + 1] = lc;
             from[i + 1] = (1, 0);
         }
-        let mut prev = MIN_MATCH - 1;
+        // Candidates come in order of increasing distance. Lengths already
+        // reachable through a nearer candidate at no higher position cost
+        // are skipped.
+        let mut covered = [0usize; 32];
+        let mut nc = 0;
         for &(len, dist) in ml.at(i) {
             let len = len as usize;
             let k = psym(dist - 1);
-            let dc = base + model.pos[k];
-            for l in prev + 1..=len {
+            let pc = model.pos[k];
+            let mut lo = MIN_MATCH - 1;
+            for &packed in &covered[..nc] {
+                let (c, l) = (packed >> 16, packed & 0xFFFF);
+                if c as u32 <= pc && l > lo {
+                    lo = l;
+                }
+            }
+            let dc = base + pc;
+            for l in lo + 1..=len {
                 let c = dc + model.len[l];
                 if c < cost[i + l] {
                     cost[i + l] = c;
                     from[i + l] = (l as u16, dist);
                 }
             }
-            prev = len;
+            if nc < 32 {
+                covered[nc] = ((pc as usize) << 16) | len;
+                nc += 1;
+            }
         }
     }
     let mut toks = Vec::new();
