@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need on a Debian bookworm machine
+# (as root, or with sudo), then runs the whole suite and a bounded fuzz pass.
+#
+#   bash scripts/test.sh            # install, test, fuzz (about a minute per target)
+#   OPTROM_NO_INSTALL=1 bash scripts/test.sh   # skip the apt/pip step
+#   OPTROM_FUZZ_SECONDS=0 bash scripts/test.sh # skip fuzzing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(ipxe-qemu ipxe seabios ovmf python3-dev python3-pip gcc)
+PY_PACKAGES=(uefi_firmware)
+FUZZ_SECONDS=${OPTROM_FUZZ_SECONDS:-30}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_deps() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== apt-get install ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if ! python3 -c 'import uefi_firmware' 2>/dev/null; then
+    echo "== pip install ${PY_PACKAGES[*]}"
+    python3 -m pip install -q "${PY_PACKAGES[@]}" 2>/dev/null \
+      || python3 -m pip install -q --break-system-packages "${PY_PACKAGES[@]}"
+  fi
+}
+
+run_fuzz() {
+  [ "$FUZZ_SECONDS" -gt 0 ] || return 0
+  if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    echo "== cargo install cargo-fuzz"
+    cargo install --locked -q cargo-fuzz || { echo "cargo-fuzz could not be installed; fuzzing skipped"; return 0; }
+  fi
+  # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain accept them.
+  export RUSTC_BOOTSTRAP=1
+  local targets
+  targets=$(cd fuzz && cargo fuzz list)
+  for t in $targets; do
+    mkdir -p "fuzz/corpus/$t"
+    case "$t" in
+      parse_rom) cp /usr/lib/ipxe/qemu/*.rom "fuzz/corpus/$t/" ;;
+    esac
+    [ -d "fuzz/seeds/$t" ] && cp fuzz/seeds/"$t"/* "fuzz/corpus/$t/" 2>/dev/null || true
+    echo "== fuzz $t for ${FUZZ_SECONDS}s"
+    (cd fuzz && cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$FUZZ_SECONDS" -max_len=300000 -print_final_stats=1 2>&1 \
+      | grep -E "^(Done|stat::number_of_executed_units|==[0-9]+==|SUMMARY|thread .* panicked)" ) \
+      || { echo "fuzz target $t failed"; return 1; }
+  done
+}
+
+[ "${OPTROM_NO_INSTALL:-0}" = 1 ] || install_deps
+echo "== cargo test --workspace"
+cargo test --workspace --release
+run_fuzz
