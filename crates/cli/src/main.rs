@@ -2,6 +2,7 @@
 //! front end: argument parsing and output formatting over the `optrom` library.
 
 mod check_cmd;
+mod codec_cmd;
 mod info_cmd;
 mod output;
 
@@ -50,6 +51,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compress a file into an EFI (v1) or Tiano (v2) stream.
+    Compress {
+        /// File to compress.
+        input: PathBuf,
+        /// Where to write the stream (atomically).
+        output: PathBuf,
+        /// Stream format: efi (what option ROMs use) or tiano.
+        #[arg(long, default_value = "efi")]
+        format: optrom_codec::Format,
+        /// fast, default or best.
+        #[arg(long, default_value = "default")]
+        level: optrom_codec::Level,
+        /// Let efi streams use match distances up to 16 KiB: EDK2's decoder accepts
+        /// them, the specification does not. Never on by default.
+        #[arg(long)]
+        allow_16k_distances: bool,
+    },
+    /// Decompress an EFI (v1) or Tiano (v2) stream.
+    Decompress {
+        /// The compressed stream.
+        input: PathBuf,
+        /// Where to write the data (atomically).
+        output: PathBuf,
+        /// Stream format: efi or tiano.
+        #[arg(long, default_value = "efi")]
+        format: optrom_codec::Format,
+        /// Refuse streams that declare more than this many bytes.
+        #[arg(long, default_value = "64M", value_parser = optrom::size::parse_size)]
+        limit: u64,
+    },
 }
 
 fn parse_size_arg(text: &str) -> Result<u64, String> {
@@ -65,6 +96,10 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Info { files, json } => info_cmd::run(&files, json),
         Command::Check { files, nic, bucket, json } => check_cmd::run(&files, nic.as_deref(), bucket, json),
+        Command::Compress { input, output, format, level, allow_16k_distances } => {
+            codec_cmd::compress(&input, &output, format, level, allow_16k_distances)
+        }
+        Command::Decompress { input, output, format, limit } => codec_cmd::decompress(&input, &output, format, limit),
     };
     ExitCode::from(code)
 }

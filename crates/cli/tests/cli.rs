@@ -205,3 +205,30 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("not a power of two"));
 }
+
+#[test]
+fn compress_decompress_round_trip_and_bad_stream() {
+    let Some(driver) = rom("/usr/lib/ipxe/snponly.efi") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let input = temp_with(&dir, "snponly.efi", &driver);
+    for (format, level) in [("efi", "fast"), ("efi", "best"), ("tiano", "default")] {
+        let z = dir.path().join(format!("snponly.{format}.{level}"));
+        let back = dir.path().join("back.efi");
+        let out = optrom(&["compress", "--format", format, "--level", level, input.to_str().unwrap(), z.to_str().unwrap()]);
+        assert!(out.status.success(), "{:?}", text(&out));
+        let compressed = std::fs::read(&z).unwrap();
+        assert!(compressed.len() < driver.len() * 3 / 4, "{format}/{level}: {} bytes", compressed.len());
+        let out = optrom(&["decompress", "--format", format, z.to_str().unwrap(), back.to_str().unwrap()]);
+        assert!(out.status.success(), "{:?}", text(&out));
+        assert_eq!(std::fs::read(&back).unwrap(), driver, "{format}/{level}");
+    }
+    // A truncated stream: exit 1, one line naming file, offset and field, no output file.
+    let stream = std::fs::read(dir.path().join("snponly.efi.fast")).unwrap();
+    let cut = temp_with(&dir, "cut.z", &stream[..stream.len() / 2]);
+    let target = dir.path().join("never-written.efi");
+    let out = optrom(&["decompress", cut.to_str().unwrap(), target.to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cut.z: offset 0x") && stderr.contains("field efi stream: truncated"), "{stderr}");
+    assert!(!target.exists(), "a failed decompress must not leave an output file");
+}

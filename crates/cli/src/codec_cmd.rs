@@ -1,0 +1,60 @@
+//! `optrom compress` and `optrom decompress`.
+
+use std::path::Path;
+
+use optrom_codec::{CompressOptions, Format, Level};
+
+use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
+
+pub fn compress(input: &Path, output: &Path, format: Format, level: Level, allow_16k: bool) -> u8 {
+    let data = match optrom::fsio::read(input) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("optrom: {e}");
+            return EXIT_UNUSABLE;
+        }
+    };
+    if u32::try_from(data.len()).is_err() {
+        eprintln!("optrom: {}: {} bytes is more than the format's 32-bit size field holds", input.display(), data.len());
+        return EXIT_UNUSABLE;
+    }
+    let stream = optrom_codec::compress_with(&data, &CompressOptions { format, level, allow_16k_efi_distances: allow_16k });
+    if let Err(e) = optrom::fsio::write_atomic(output, &stream) {
+        eprintln!("optrom: {e}");
+        return EXIT_FINDINGS;
+    }
+    let ratio = if data.is_empty() { 0.0 } else { 100.0 * stream.len() as f64 / data.len() as f64 };
+    println!("{}: {} -> {} bytes ({ratio:.1} %), {format}, level {level}", input.display(), data.len(), stream.len());
+    EXIT_OK
+}
+
+pub fn decompress(input: &Path, output: &Path, format: Format, limit: u64) -> u8 {
+    let data = match optrom::fsio::read(input) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("optrom: {e}");
+            return EXIT_UNUSABLE;
+        }
+    };
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    match optrom_codec::decompress(format, &data, limit) {
+        Ok(plain) => {
+            if let Err(e) = optrom::fsio::write_atomic(output, &plain) {
+                eprintln!("optrom: {e}");
+                return EXIT_FINDINGS;
+            }
+            println!("{}: {} -> {} bytes, {format}", input.display(), data.len(), plain.len());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!(
+                "optrom: {}: offset {:#x} (bit {}), field {format} stream: {}",
+                input.display(),
+                e.bit_offset / 8,
+                e.bit_offset,
+                e.kind
+            );
+            EXIT_FINDINGS
+        }
+    }
+}
