@@ -313,6 +313,7 @@ impl Decoder<'_> {
                 self.read_pt_len(Table::T)?;
                 self.read_c_len()?;
                 self.read_pt_len(Table::P)?;
+                self.check_truncation(comp)?;
             }
             remaining -= 1;
             let at = self.r.offset();
@@ -349,10 +350,10 @@ impl Decoder<'_> {
                 }
             }
         }
+        self.check_truncation(comp)?;
         if remaining != 0 {
             return Err(self.err(DecodeErrorKind::ExcessSymbols { remaining }));
         }
-        self.check_truncation(comp)?;
         Ok(out)
     }
 }

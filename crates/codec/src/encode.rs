@@ -32,7 +32,7 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
     let v2 = format == Format::Tiano;
     match level {
         Level::Fast => Tuning {
-            depth: if v2 { 48 } else { 32 },
+            depth: if v2 { 384 } else { 128 },
             optimal: false,
             per_class: false,
             deep_split: false,
@@ -40,7 +40,7 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
             chunk_first: 2048,
             chunk: 2048,
             nice: 64,
-            max3: if v2 { 2048 } else { 4096 },
+            max3: if v2 { 2048 } else { usize::MAX },
         },
         Level::Default => Tuning {
             depth: if v2 { 128 } else { 96 },
@@ -51,7 +51,7 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
             chunk_first: 1024,
             chunk: 512,
             nice: 256,
-            max3: if v2 { 2048 } else { 4096 },
+            max3: if v2 { 2048 } else { usize::MAX },
         },
         Level::Best => Tuning {
             depth: if v2 { 2048 } else { 4096 },
@@ -62,7 +62,7 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
             chunk_first: 512,
             chunk: 128,
             nice: 256,
-            max3: if v2 { 2048 } else { 4096 },
+            max3: if v2 { 2048 } else { usize::MAX },
         },
     }
 }
@@ -81,7 +81,9 @@ pub(crate) fn compress(input: &[u8], opts: &CompressOptions) -> Vec<u8> {
     let mut t = tuning(opts.level, opts.format);
     if let Ok(v) = std::env::var("CODEC_DEPTH") { t.depth = v.parse().unwrap(); }
     if let Ok(v) = std::env::var("CODEC_PASSES") { t.passes = v.parse().unwrap(); }
-    if let Ok(v) = std::env::var("CODEC_CHUNK") { t.chunk = v.parse().unwrap(); }
+    if let Ok(v) = std::env::var("CODEC_CHUNK") { t.chunk = v.parse().unwrap(); t.chunk_first = t.chunk; }
+    if let Ok(v) = std::env::var("CODEC_MAX3") { t.max3 = v.parse().unwrap(); }
+    if let Ok(v) = std::env::var("CODEC_NICE") { t.nice = v.parse().unwrap(); }
     compress_tuned(input, opts, &t)
 }
 
