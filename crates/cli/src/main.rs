@@ -4,6 +4,7 @@
 mod check_cmd;
 mod codec_cmd;
 mod info_cmd;
+mod ops_cmd;
 mod output;
 
 use std::path::PathBuf;
@@ -81,6 +82,92 @@ enum Command {
         #[arg(long, default_value = "64M", value_parser = optrom::size::parse_size)]
         limit: u64,
     },
+    /// Build an EFI option ROM image from a PE/COFF EFI driver.
+    Efirom {
+        /// The EFI driver (PE/COFF).
+        driver: PathBuf,
+        /// PCI vendor ID, hex (8086 or 0x8086).
+        #[arg(long, value_parser = ops_cmd::parse_id)]
+        vendor: u16,
+        /// PCI device ID, hex; repeat for a PCI 3.0 device list.
+        #[arg(long = "device", required = true, value_parser = ops_cmd::parse_id)]
+        devices: Vec<u16>,
+        /// 24-bit class code, hex.
+        #[arg(long, default_value = "020000", value_parser = ops_cmd::parse_class)]
+        class: u32,
+        /// Code revision.
+        #[arg(long, default_value_t = 0)]
+        revision: u16,
+        /// EFI subsystem to declare: auto (the PE's), 11 or 12.
+        #[arg(long, default_value = "auto", value_parser = ops_cmd::parse_subsystem)]
+        subsystem: optrom::build::SubsystemChoice,
+        /// Compression level: fast, default or best.
+        #[arg(long, default_value = "default", conflicts_with = "no_compress")]
+        level: optrom_codec::Level,
+        /// Store the driver uncompressed.
+        #[arg(long)]
+        no_compress: bool,
+        /// Build even if the PE is an EFI application (firmware will not load it).
+        #[arg(long)]
+        allow_application: bool,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Chain the images of several ROMs (or a split manifest) into one ROM.
+    Combine {
+        /// Input ROMs, in order; each may itself hold several images or padding.
+        #[arg(required_unless_present = "manifest", conflicts_with = "manifest")]
+        inputs: Vec<PathBuf>,
+        /// A manifest written by `optrom split`.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Write each image (and each EFI image's decompressed driver) to its own file, with a manifest.
+    Split {
+        /// The ROM.
+        rom: PathBuf,
+        /// Output directory.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Patch the PCI IDs of images and fix their checksums.
+    SetIds {
+        /// The ROM.
+        rom: PathBuf,
+        /// Vendor ID, hex.
+        #[arg(long, value_parser = ops_cmd::parse_id)]
+        vendor: u16,
+        /// Device ID, hex; repeat to rewrite the device list in place.
+        #[arg(long = "device", required = true, value_parser = ops_cmd::parse_id)]
+        devices: Vec<u16>,
+        /// Only this image (index from `optrom info`).
+        #[arg(long, conflicts_with = "all")]
+        image: Option<usize>,
+        /// Every image (the default).
+        #[arg(long)]
+        all: bool,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Pad a ROM to a size (or the next power of two) after its last image.
+    Pad {
+        /// The ROM.
+        rom: PathBuf,
+        /// 256K, 512KiB, 0x40000, 262144, or pow2.
+        #[arg(long, value_parser = ops_cmd::parse_pad_target)]
+        to: optrom::edit::PadTarget,
+        /// Fill byte.
+        #[arg(long, default_value = "0xff", value_parser = ops_cmd::parse_fill)]
+        fill: u8,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
 }
 
 fn parse_size_arg(text: &str) -> Result<u64, String> {
@@ -100,6 +187,35 @@ fn main() -> ExitCode {
             codec_cmd::compress(&input, &output, format, level, allow_16k_distances)
         }
         Command::Decompress { input, output, format, limit } => codec_cmd::decompress(&input, &output, format, limit),
+        Command::Efirom {
+            driver,
+            vendor,
+            devices,
+            class,
+            revision,
+            subsystem,
+            level,
+            no_compress,
+            allow_application,
+            output,
+        } => ops_cmd::efirom(ops_cmd::EfiromArgs {
+            driver,
+            vendor,
+            devices,
+            class,
+            revision,
+            subsystem,
+            level,
+            no_compress,
+            allow_application,
+            output,
+        }),
+        Command::Combine { inputs, manifest, output } => ops_cmd::combine(&inputs, manifest.as_deref(), &output),
+        Command::Split { rom, output } => ops_cmd::split(&rom, &output),
+        Command::SetIds { rom, vendor, devices, image, all: _, output } => {
+            ops_cmd::set_ids(&rom, vendor, &devices, image, &output)
+        }
+        Command::Pad { rom, to, fill, output } => ops_cmd::pad(&rom, to, fill, &output),
     };
     ExitCode::from(code)
 }

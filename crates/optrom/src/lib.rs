@@ -4,12 +4,16 @@
 //! CLI, later the netboot server), which only parse arguments and print. Today it
 //! inspects ROM files ([`inspect`]), lints them against SeaBIOS, EDK2 and QEMU
 //! ([`check`]), knows QEMU's NIC models ([`nic`]) and the ROM BAR arithmetic
-//! ([`size`]); building, combining, packing and migration checks build on these.
+//! ([`size`]), builds EFI ROM images from PE drivers ([`build`]) and combines,
+//! splits, re-IDs and pads ROM files ([`edit`]); ROM-set packing and migration checks
+//! build on these.
 
 #![forbid(unsafe_code)]
 
+pub mod build;
 pub mod check;
 pub mod checksum;
+pub mod edit;
 pub mod finding;
 pub mod fsio;
 pub mod inspect;

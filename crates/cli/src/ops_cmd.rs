@@ -1,0 +1,227 @@
+//! `optrom efirom`, `combine`, `split`, `set-ids`, `pad`: thin wrappers that read
+//! files, call the library, and write outputs atomically.
+
+use std::path::{Path, PathBuf};
+
+use optrom::build::{EfiRomOptions, SubsystemChoice};
+use optrom::edit::{self, ImageSelect, PadTarget, SplitManifest};
+use optrom::size::human;
+use optrom_codec::Level;
+use optrom_format::Subsystem;
+
+use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
+
+/// Parse a 16-bit PCI ID: hex, with or without `0x` (`8086`, `0x8086`).
+pub fn parse_id(text: &str) -> Result<u16, String> {
+    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    if digits.is_empty() || digits.len() > 4 {
+        return Err(format!("{text:?} is not a 16-bit hex ID (e.g. 8086 or 0x8086)"));
+    }
+    u16::from_str_radix(digits, 16).map_err(|_| format!("{text:?} is not a 16-bit hex ID (e.g. 8086 or 0x8086)"))
+}
+
+/// Parse a 24-bit class code in hex (`020000` = Ethernet controller).
+pub fn parse_class(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    match u32::from_str_radix(digits, 16) {
+        Ok(v) if v <= 0xFF_FFFF && !digits.is_empty() => Ok(v),
+        _ => Err(format!("{text:?} is not a 24-bit hex class code (e.g. 020000)")),
+    }
+}
+
+/// Parse `auto`, `11` or `12`.
+pub fn parse_subsystem(text: &str) -> Result<SubsystemChoice, String> {
+    match text {
+        "auto" => Ok(SubsystemChoice::Auto),
+        "11" => Ok(SubsystemChoice::Force(Subsystem::BootServiceDriver)),
+        "12" => Ok(SubsystemChoice::Force(Subsystem::RuntimeDriver)),
+        _ => Err(format!("{text:?}: expected auto, 11 (boot-service driver) or 12 (runtime driver)")),
+    }
+}
+
+/// Parse `pow2` or a size.
+pub fn parse_pad_target(text: &str) -> Result<PadTarget, String> {
+    if text.eq_ignore_ascii_case("pow2") {
+        return Ok(PadTarget::Pow2);
+    }
+    optrom::size::parse_size(text).map(PadTarget::Bytes)
+}
+
+/// Parse a fill byte (`0xff`, `0x00`, `255`).
+pub fn parse_fill(text: &str) -> Result<u8, String> {
+    let parsed = match text.strip_prefix("0x") {
+        Some(hex) => u8::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    };
+    parsed.ok_or_else(|| format!("{text:?} is not a byte (0xff, 0x00)"))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, u8> {
+    optrom::fsio::read(path).map_err(|e| {
+        eprintln!("optrom: {e}");
+        EXIT_UNUSABLE
+    })
+}
+
+fn write(path: &Path, bytes: &[u8]) -> u8 {
+    match optrom::fsio::write_atomic(path, bytes) {
+        Ok(()) => {
+            let images = optrom::edit::images(bytes).map(|i| i.len()).unwrap_or(0);
+            println!(
+                "wrote {}: {} bytes, {images} image{}, ROM BAR {}",
+                path.display(),
+                bytes.len(),
+                if images == 1 { "" } else { "s" },
+                human(optrom::size::bar_size(bytes.len() as u64))
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("optrom: {e}");
+            EXIT_FINDINGS
+        }
+    }
+}
+
+fn fail(path: &Path, e: impl std::fmt::Display) -> u8 {
+    eprintln!("optrom: {}: {e}", path.display());
+    EXIT_FINDINGS
+}
+
+pub struct EfiromArgs {
+    pub driver: PathBuf,
+    pub vendor: u16,
+    pub devices: Vec<u16>,
+    pub class: u32,
+    pub revision: u16,
+    pub subsystem: SubsystemChoice,
+    pub level: Level,
+    pub no_compress: bool,
+    pub allow_application: bool,
+    pub output: PathBuf,
+}
+
+pub fn efirom(a: EfiromArgs) -> u8 {
+    let driver = match read(&a.driver) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let opts = EfiRomOptions {
+        vendor: a.vendor,
+        devices: a.devices,
+        class_code: a.class,
+        revision: a.revision,
+        subsystem: a.subsystem,
+        compression: (!a.no_compress).then_some(a.level),
+        allow_application: a.allow_application,
+        last: true,
+    };
+    match optrom::build::efi_rom(&driver, &opts) {
+        Ok(rom) => {
+            println!(
+                "{}: {} {} driver, {} bytes -> {} payload bytes ({})",
+                a.driver.display(),
+                rom.pe.machine,
+                rom.pe.subsystem,
+                driver.len(),
+                rom.payload_size,
+                if rom.compressed { "EFI-compressed" } else { "stored uncompressed" }
+            );
+            write(&a.output, &rom.bytes)
+        }
+        Err(e) => fail(&a.driver, e),
+    }
+}
+
+pub fn combine(inputs: &[PathBuf], manifest: Option<&Path>, output: &Path) -> u8 {
+    let rom = if let Some(manifest_path) = manifest {
+        let text = match read(manifest_path) {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
+        let parsed: SplitManifest = match serde_json::from_slice(&text) {
+            Ok(m) => m,
+            Err(e) => return fail(manifest_path, format!("line {}, column {}: {e}", e.line(), e.column())),
+        };
+        let base = manifest_path.parent().unwrap_or(Path::new("."));
+        match edit::combine_manifest(&parsed, |name| {
+            optrom::fsio::read(&base.join(name)).map_err(|e| e.to_string())
+        }) {
+            Ok(rom) => rom,
+            Err(e) => return fail(manifest_path, e),
+        }
+    } else {
+        let mut parts = Vec::new();
+        for path in inputs {
+            match read(path) {
+                Ok(b) => parts.push(b),
+                Err(code) => return code,
+            }
+        }
+        // Check each input on its own first, so an error names the right file.
+        for (path, part) in inputs.iter().zip(&parts) {
+            if let Err(e) = edit::input_images(part) {
+                return fail(path, e);
+            }
+        }
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        match edit::combine(&refs) {
+            Ok(rom) => rom,
+            Err(e) => return fail(output, e),
+        }
+    };
+    write(output, &rom)
+}
+
+pub fn split(input: &Path, dir: &Path) -> u8 {
+    let rom = match read(input) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let (mut manifest, files) = match edit::split(&rom) {
+        Ok(r) => r,
+        Err(e) => return fail(input, e),
+    };
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return fail(dir, e);
+    }
+    for file in &files {
+        if let Err(e) = optrom::fsio::write_atomic(&dir.join(&file.name), &file.bytes) {
+            eprintln!("optrom: {e}");
+            return EXIT_FINDINGS;
+        }
+        println!("wrote {}: {} bytes", dir.join(&file.name).display(), file.bytes.len());
+    }
+    manifest.schema_version = 1;
+    let json = serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n";
+    let path = dir.join("manifest.json");
+    if let Err(e) = optrom::fsio::write_atomic(&path, json.as_bytes()) {
+        eprintln!("optrom: {e}");
+        return EXIT_FINDINGS;
+    }
+    println!("wrote {} ({} images); rebuild with: optrom combine --manifest {} -o OUT", path.display(), manifest.images.len(), path.display());
+    EXIT_OK
+}
+
+pub fn set_ids(input: &Path, vendor: u16, devices: &[u16], image: Option<usize>, output: &Path) -> u8 {
+    let rom = match read(input) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let select = image.map_or(ImageSelect::All, ImageSelect::Index);
+    match edit::set_ids(&rom, vendor, devices, select) {
+        Ok(out) => write(output, &out),
+        Err(e) => fail(input, e),
+    }
+}
+
+pub fn pad(input: &Path, target: PadTarget, fill: u8, output: &Path) -> u8 {
+    let rom = match read(input) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    match edit::pad(&rom, target, fill) {
+        Ok(out) => write(output, &out),
+        Err(e) => fail(input, e),
+    }
+}

@@ -1,0 +1,341 @@
+//! Operations on whole ROM files: combine, split, re-ID, pad.
+//!
+//! Each takes bytes and returns new bytes; none mutates its input. Checksums are
+//! re-fixed in the convention each image already uses ([`crate::checksum`]), so an
+//! operation never writes into code, into the EFI signature (byte 6 of an EFI
+//! image), or into an image that kept no checksum.
+
+use serde::{Deserialize, Serialize};
+
+use optrom_format::chain::{self, ImageRef};
+use optrom_format::pcir::{self, Pcir};
+use optrom_format::{CodeType, Error as FormatError};
+
+use crate::checksum::{self, Convention};
+use crate::inspect::efi_driver;
+use crate::size::{bar_size, human};
+
+/// Why an operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    /// An input's chain is malformed.
+    #[error("{0}")]
+    Malformed(FormatError),
+    /// An input holds no image at all.
+    #[error("offset 0x0, field signature: no option ROM image")]
+    Empty,
+    /// The requested image does not exist.
+    #[error("field image: there is no image {index}; the ROM has {count}")]
+    NoSuchImage {
+        /// Requested index.
+        index: usize,
+        /// Number of images.
+        count: usize,
+    },
+    /// The content does not fit the padding target.
+    #[error("field file size: content is {content} bytes, {over} bytes over the {target_text} target")]
+    DoesNotFit {
+        /// Content bytes.
+        content: u64,
+        /// The target.
+        target: u64,
+        /// The target, readable.
+        target_text: String,
+        /// Bytes over.
+        over: u64,
+    },
+    /// The device list has no room for the requested IDs.
+    #[error("offset {offset:#x}, field PCIR device list: image {image} has room for {room} device IDs, {wanted} requested")]
+    NoRoom {
+        /// Image index.
+        image: usize,
+        /// File offset of the list.
+        offset: u64,
+        /// Capacity.
+        room: usize,
+        /// Requested.
+        wanted: usize,
+    },
+    /// Anything else, described.
+    #[error("{0}")]
+    Other(String),
+    /// An input file could not be read.
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<FormatError> for EditError {
+    fn from(e: FormatError) -> Self {
+        EditError::Malformed(e)
+    }
+}
+
+/// The images of a well-formed ROM; malformed chains are refused.
+pub fn images(rom: &[u8]) -> Result<Vec<ImageRef<'_>>, EditError> {
+    let walked = chain::walk(rom);
+    if let Some(e) = walked.error {
+        return Err(e.into());
+    }
+    if walked.images.is_empty() {
+        return Err(EditError::Empty);
+    }
+    Ok(walked.images)
+}
+
+/// Copy `image`, set or clear its last-image bit, and re-fix its checksum in the
+/// convention it used before.
+fn rechain(image: &ImageRef<'_>, last: bool) -> Vec<u8> {
+    let convention = checksum::detect(image.bytes, image.pcir_offset);
+    let mut bytes = image.bytes.to_vec();
+    Pcir::new_unchecked(&mut bytes[image.pcir_offset..]).set_last(last);
+    checksum::fix(&mut bytes, image.pcir_offset, convention);
+    bytes
+}
+
+/// The images of a combine input. Unlike [`images`], a chain that simply ends
+/// at the end of the file without a last-image bit is accepted: it is a piece of
+/// a ROM (a non-final image written by `split`), which `combine` re-chains anyway.
+pub fn input_images(rom: &[u8]) -> Result<Vec<ImageRef<'_>>, EditError> {
+    let walked = chain::walk(rom);
+    match walked.error {
+        Some(e) if e.kind != optrom_format::ErrorKind::NoLastImage => Err(e.into()),
+        _ if walked.images.is_empty() => Err(EditError::Empty),
+        _ => Ok(walked.images),
+    }
+}
+
+/// Chain the images of every input, in order, into one ROM: trailing padding of
+/// the inputs is dropped, the last-image bit is set on the final image only, and
+/// checksums are re-fixed in each image's own convention.
+pub fn combine(inputs: &[&[u8]]) -> Result<Vec<u8>, EditError> {
+    let mut all = Vec::new();
+    for input in inputs {
+        all.extend(input_images(input)?);
+    }
+    let count = all.len();
+    let mut out = Vec::with_capacity(all.iter().map(ImageRef::len).sum());
+    for (i, image) in all.iter().enumerate() {
+        out.extend(rechain(image, i + 1 == count));
+    }
+    Ok(out)
+}
+
+/// What a ROM's split produced, and how to put it back together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitManifest {
+    /// `optrom-split`.
+    pub schema: String,
+    /// Version of this manifest format.
+    pub schema_version: u32,
+    /// Image files, in chain order, relative to the manifest.
+    pub images: Vec<SplitEntry>,
+    /// Padding after the last image, to reproduce the file exactly.
+    pub trailing: Option<TrailingSpec>,
+}
+
+/// One image of a split.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitEntry {
+    /// The image file (`.rom` legacy, `.efirom` EFI, `.img` other).
+    pub file: String,
+    /// For EFI images: the driver, decompressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// Code type name.
+    pub code_type: String,
+    /// Vendor:device.
+    pub id: String,
+}
+
+/// Bytes after the last image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TrailingSpec {
+    /// `bytes` copies of `fill`.
+    Fill {
+        /// Count.
+        bytes: u64,
+        /// The byte.
+        fill: u8,
+    },
+    /// Arbitrary bytes kept in a file.
+    File {
+        /// The file, relative to the manifest.
+        file: String,
+    },
+}
+
+/// A file a split produces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitFile {
+    /// File name.
+    pub name: String,
+    /// Contents.
+    pub bytes: Vec<u8>,
+}
+
+/// Split a ROM into its images (plus decompressed EFI drivers) and a manifest that
+/// [`combine_manifest`] turns back into the identical file.
+pub fn split(rom: &[u8]) -> Result<(SplitManifest, Vec<SplitFile>), EditError> {
+    let images = images(rom)?;
+    let mut files = Vec::new();
+    let mut entries = Vec::new();
+    for image in &images {
+        let view = image.pcir();
+        let code_type = view.code_type();
+        let id = format!("{:04x}-{:04x}", view.vendor(), view.device());
+        let stem = match code_type {
+            CodeType::Efi => {
+                let machine = optrom_format::EfiHeader::new_checked(image.bytes)
+                    .map(|h| h.machine().to_string().to_ascii_lowercase())
+                    .unwrap_or_else(|_| "unknown".into());
+                format!("{:02}-efi-{machine}-{id}", image.index)
+            }
+            CodeType::PcAt => format!("{:02}-legacy-{id}", image.index),
+            other => format!("{:02}-type{:02x}-{id}", image.index, other.raw()),
+        };
+        let ext = match code_type {
+            CodeType::Efi => "efirom",
+            CodeType::PcAt => "rom",
+            _ => "img",
+        };
+        let file = format!("{stem}.{ext}");
+        files.push(SplitFile { name: file.clone(), bytes: image.bytes.to_vec() });
+        let mut driver = None;
+        if code_type == CodeType::Efi
+            && let Ok(pe) = efi_driver(image.bytes)
+        {
+            let name = format!("{stem}.efi");
+            files.push(SplitFile { name: name.clone(), bytes: pe });
+            driver = Some(name);
+        }
+        entries.push(SplitEntry { file, driver, code_type: code_type.to_string(), id: id.replace('-', ":") });
+    }
+    let end = images.last().map_or(0, ImageRef::end);
+    let tail = &rom[end..];
+    let trailing = match tail.first() {
+        None => None,
+        Some(&b) if tail.iter().all(|x| *x == b) => Some(TrailingSpec::Fill { bytes: tail.len() as u64, fill: b }),
+        Some(_) => {
+            files.push(SplitFile { name: "trailing.bin".into(), bytes: tail.to_vec() });
+            Some(TrailingSpec::File { file: "trailing.bin".into() })
+        }
+    };
+    let manifest =
+        SplitManifest { schema: "optrom-split".into(), schema_version: 1, images: entries, trailing };
+    Ok((manifest, files))
+}
+
+/// Rebuild a ROM from a split manifest; `read` loads a file named in it.
+pub fn combine_manifest(
+    manifest: &SplitManifest,
+    mut read: impl FnMut(&str) -> Result<Vec<u8>, String>,
+) -> Result<Vec<u8>, EditError> {
+    let parts = manifest.images.iter().map(|e| read(&e.file)).collect::<Result<Vec<_>, _>>().map_err(EditError::Io)?;
+    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    let mut rom = combine(&refs)?;
+    match &manifest.trailing {
+        None => {}
+        Some(TrailingSpec::Fill { bytes, fill }) => rom.resize(rom.len() + *bytes as usize, *fill),
+        Some(TrailingSpec::File { file }) => rom.extend(read(file).map_err(EditError::Io)?),
+    }
+    Ok(rom)
+}
+
+/// Which images [`set_ids`] patches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageSelect {
+    /// One image by index.
+    Index(usize),
+    /// Every image.
+    All,
+}
+
+/// Patch the vendor and device IDs (and, when there are several device IDs, the PCI
+/// 3.0 device list in place) of the selected images, re-fixing checksums in each
+/// image's convention. Returns the new ROM and the checksum byte positions written.
+pub fn set_ids(rom: &[u8], vendor: u16, devices: &[u16], select: ImageSelect) -> Result<Vec<u8>, EditError> {
+    let images = images(rom)?;
+    let (&first, _) = devices.split_first().ok_or_else(|| EditError::Other("no device ID given".into()))?;
+    if let ImageSelect::Index(index) = select
+        && index >= images.len()
+    {
+        return Err(EditError::NoSuchImage { index, count: images.len() });
+    }
+    let mut out = rom.to_vec();
+    for image in &images {
+        if select != ImageSelect::All && select != ImageSelect::Index(image.index) {
+            continue;
+        }
+        let convention = checksum::detect(image.bytes, image.pcir_offset);
+        let bytes = &mut out[image.offset..image.end()];
+        let at = image.pcir_offset;
+        let (is30, list_ptr) = {
+            let view = Pcir::new_unchecked(&bytes[at..]);
+            (view.is_pci30(), view.device_list_pointer())
+        };
+        let mut view = Pcir::new_unchecked(&mut bytes[at..]);
+        view.set_vendor(vendor);
+        view.set_device(first);
+        if is30 && list_ptr != 0 {
+            let old = pcir::device_list(bytes, at, list_ptr)?;
+            let wanted = if devices.len() > 1 { devices.to_vec() } else { vec![first] };
+            if wanted.len() > old.len() {
+                return Err(EditError::NoRoom {
+                    image: image.index,
+                    offset: (image.offset + at + usize::from(list_ptr)) as u64,
+                    room: old.len(),
+                    wanted: wanted.len(),
+                });
+            }
+            let start = at + usize::from(list_ptr);
+            // Same footprint as before: the new IDs, the terminator, zeros after it.
+            let old_len = pcir::device_list_len(&old);
+            bytes[start..start + old_len].fill(0);
+            pcir::emit_device_list(&wanted, &mut bytes[start..]);
+        } else if devices.len() > 1 {
+            return Err(EditError::NoRoom {
+                image: image.index,
+                offset: (image.offset + at) as u64,
+                room: 1,
+                wanted: devices.len(),
+            });
+        }
+        // `fix` never targets byte 6 of an EFI image, nor an image without a checksum.
+        if convention != Convention::None && convention != Convention::Other {
+            checksum::fix(bytes, at, convention);
+        }
+    }
+    Ok(out)
+}
+
+/// How far [`pad`] pads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PadTarget {
+    /// To exactly this many bytes.
+    Bytes(u64),
+    /// To the next power of two at or above the content (the BAR QEMU would make).
+    Pow2,
+}
+
+/// Drop any padding after the last image and pad the content to `target` with
+/// `fill`.
+pub fn pad(rom: &[u8], target: PadTarget, fill: u8) -> Result<Vec<u8>, EditError> {
+    let images = images(rom)?;
+    let content = images.last().map_or(0, ImageRef::end);
+    let target = match target {
+        PadTarget::Bytes(n) => n,
+        PadTarget::Pow2 => bar_size(content as u64),
+    };
+    if content as u64 > target {
+        return Err(EditError::DoesNotFit {
+            content: content as u64,
+            target,
+            target_text: human(target),
+            over: content as u64 - target,
+        });
+    }
+    let mut out = rom[..content].to_vec();
+    out.resize(target as usize, fill);
+    Ok(out)
+}
