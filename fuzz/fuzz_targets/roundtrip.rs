@@ -1,0 +1,13 @@
+//! compress (Fast) then decompress must give the input back, both formats.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use optrom_codec::{compress, decompress, Format, Level};
+
+fuzz_target!(|data: &[u8]| {
+    for f in [Format::Efi, Format::Tiano] {
+        let c = compress(f, data, Level::Fast);
+        let d = decompress(f, &c, data.len()).expect("our own stream must decode");
+        assert_eq!(d, data);
+    }
+});
