@@ -160,7 +160,7 @@ pub fn combine(inputs: &[PathBuf], manifest: Option<&Path>, output: &Path) -> u8
         }
         // Check each input on its own first, so an error names the right file.
         for (path, part) in inputs.iter().zip(&parts) {
-            if let Err(e) = edit::input_images(part) {
+            if let Err(e) = edit::combine(&[part]) {
                 return fail(path, e);
             }
         }

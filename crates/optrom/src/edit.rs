@@ -107,9 +107,25 @@ pub fn input_images(rom: &[u8]) -> Result<Vec<ImageRef<'_>>, EditError> {
 /// Chain the images of every input, in order, into one ROM: trailing padding of
 /// the inputs is dropped, the last-image bit is set on the final image only, and
 /// checksums are re-fixed in each image's own convention.
+///
+/// An input whose length is not a multiple of 512 (a raw legacy image as some
+/// build tools leave it) is first zero-padded to the block size: zeros keep
+/// whatever sum its author computed, where 0xFF padding would break it.
 pub fn combine(inputs: &[&[u8]]) -> Result<Vec<u8>, EditError> {
+    let padded: Vec<std::borrow::Cow<'_, [u8]>> = inputs
+        .iter()
+        .map(|input| {
+            if input.len() % optrom_format::BLOCK == 0 {
+                std::borrow::Cow::Borrowed(*input)
+            } else {
+                let mut v = input.to_vec();
+                v.resize(input.len().next_multiple_of(optrom_format::BLOCK), 0);
+                std::borrow::Cow::Owned(v)
+            }
+        })
+        .collect();
     let mut all = Vec::new();
-    for input in inputs {
+    for input in &padded {
         all.extend(input_images(input)?);
     }
     let count = all.len();
