@@ -6,6 +6,7 @@ mod codec_cmd;
 mod info_cmd;
 mod ops_cmd;
 mod output;
+mod set_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -154,6 +155,75 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Build a whole ROM set from a TOML manifest (docs/manifest.md), with a size report.
+    Pack {
+        /// The manifest.
+        manifest: PathBuf,
+        /// Output directory.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Also draw the size budget as an HTML page.
+        #[arg(long)]
+        report_html: Option<PathBuf>,
+        /// Print the size report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Fail when a built ROM has check errors (as `[set] strict = true`).
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Predict whether guests running OLD ROMs migrate to a host with NEW ones (files or set directories).
+    MigrateCheck {
+        /// The ROM file or set directory running guests use.
+        old: PathBuf,
+        /// The ROM file or set directory of the new package.
+        new: PathBuf,
+        /// NIC model, when comparing two files with non-default names.
+        #[arg(long)]
+        nic: Option<String>,
+        /// romsize= pinned on both sides.
+        #[arg(long, value_parser = optrom::size::parse_size)]
+        romsize: Option<u64>,
+        /// romsize= on the OLD (source) side.
+        #[arg(long, value_parser = optrom::size::parse_size)]
+        old_romsize: Option<u64>,
+        /// romsize= on the NEW (destination) side.
+        #[arg(long, value_parser = optrom::size::parse_size)]
+        new_romsize: Option<u64>,
+        /// PCI address to name the RAM block with.
+        #[arg(long, default_value = "0000:00:03.0")]
+        pci_addr: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show which file QEMU loads as a NIC's ROM on a target, and whether it runs there.
+    Resolve {
+        /// QEMU target: x86_64, aarch64, riscv64, loongarch64.
+        #[arg(long)]
+        target: String,
+        /// NIC model.
+        #[arg(long)]
+        nic: String,
+        /// romfile= given on the command line (default: the model's).
+        #[arg(long)]
+        romfile: Option<String>,
+        /// -L directories, in order.
+        #[arg(short = 'L')]
+        dash_l: Vec<PathBuf>,
+        /// Firmware path (colon-separated), instead of the distribution's.
+        #[arg(long)]
+        firmware_path: Option<String>,
+        /// Data directory, instead of the distribution's.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Default layout: debian or fedora.
+        #[arg(long, default_value = "debian")]
+        distro: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Pad a ROM to a size (or the next power of two) after its last image.
     Pad {
         /// The ROM.
@@ -216,6 +286,22 @@ fn main() -> ExitCode {
             ops_cmd::set_ids(&rom, vendor, &devices, image, &output)
         }
         Command::Pad { rom, to, fill, output } => ops_cmd::pad(&rom, to, fill, &output),
+        Command::Pack { manifest, output, report_html, json, strict } => {
+            set_cmd::pack(&manifest, &output, report_html.as_deref(), json, strict)
+        }
+        Command::MigrateCheck { old, new, nic, romsize, old_romsize, new_romsize, pci_addr, json } => {
+            set_cmd::migrate_check(set_cmd::MigrateArgs {
+                old: &old,
+                new: &new,
+                nic: nic.as_deref(),
+                sizes: optrom::migrate::RomSizes { old: old_romsize.or(romsize), new: new_romsize.or(romsize) },
+                pci_addr: &pci_addr,
+                json,
+            })
+        }
+        Command::Resolve { target, nic, romfile, dash_l, firmware_path, data_dir, distro, json } => {
+            set_cmd::resolve(set_cmd::ResolveArgs { target, nic, romfile, dash_l, firmware_path, data_dir, distro, json })
+        }
     };
     ExitCode::from(code)
 }

@@ -283,10 +283,10 @@ pub(crate) fn block_bits(h: &Hist, params: &Params) -> u64 {
     k.header_bits(h.n, params) + k.body_bits(h, params.np)
 }
 
-/// Per-symbol bit costs derived from a block's codes, for the parser.
 /// Cost units per bit.
-pub(crate) const SCALE: u32 = 16;
+pub(crate) const SCALE: u32 = 1;
 
+/// Per-symbol costs (in 1/SCALE bits) derived from a block's codes, for the parser.
 #[derive(Clone)]
 pub(crate) struct CostModel {
     pub lit: [u32; 256],
@@ -329,49 +329,6 @@ impl CostModel {
         }
         for s in np..MAX_NP {
             m.pos[s] = u32::MAX / 4;
-        }
-        m
-    }
-
-    /// Like `from_codes`, but used symbols cost their blend of the integer
-    /// code length and -log2 of their frequency.
-    pub fn from_hist(h: &Hist, k: &Codes, np: usize, frac_weight: u32) -> CostModel {
-        let mut m = Self::from_codes(k, np);
-        if frac_weight == 0 {
-            return m;
-        }
-        let ct: u32 = h.c.iter().sum();
-        let pt: u32 = h.p[..np].iter().sum();
-        let blend = |int: u32, f: u32, t: u32| -> u32 {
-            let e = (-(f as f64 / t as f64).log2() * SCALE as f64).round() as u32;
-            (int * (16 - frac_weight) + e * frac_weight) / 16
-        };
-        for s in 0..NC {
-            if h.c[s] > 0 {
-                if s < 256 {
-                    m.lit[s] = blend(m.lit[s], h.c[s], ct);
-                } else {
-                    m.len[s - 253] = blend(m.len[s - 253], h.c[s], ct);
-                }
-            }
-        }
-        for s in 0..np {
-            if h.p[s] > 0 {
-                let extra = s.saturating_sub(1) as u32 * SCALE;
-                m.pos[s] = blend(m.pos[s] - extra, h.p[s], pt) + extra;
-            }
-        }
-        m
-    }
-
-    /// A neutral model for the first pass.
-    pub fn initial(np: usize) -> CostModel {
-        let mut m = CostModel { lit: [8; 256], len: [0; 257], pos: [0; MAX_NP] };
-        for l in 3..=256usize {
-            m.len[l] = 6 + (l as f64).log2() as u32;
-        }
-        for s in 0..MAX_NP {
-            m.pos[s] = if s < np { 4 + s.saturating_sub(1) as u32 } else { u32::MAX / 4 };
         }
         m
     }

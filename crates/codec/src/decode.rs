@@ -127,6 +127,7 @@ impl DecTable {
         let w = self.width;
         let mut code = 0u32;
         let mut idx = 0u32;
+        #[allow(clippy::needless_range_loop)]
         for l in 1..=16usize {
             self.first[l] = code;
             self.count[l] = count[l];
@@ -318,6 +319,9 @@ impl Decoder<'_> {
             remaining -= 1;
             let at = self.r.offset();
             let c = self.c.decode(&mut self.r);
+            if self.r.consumed > comp * 8 {
+                return Err(DecodeError { bit_offset: 64 + comp * 8, kind: DecodeErrorKind::Truncated });
+            }
             if c < 256 {
                 out.push(c as u8);
                 continue;

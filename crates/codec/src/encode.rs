@@ -1,6 +1,6 @@
 //! Encoder front end: level configurations and stream assembly.
 
-use crate::bits::{Sink, Writer};
+use crate::bits::Writer;
 use crate::block::{Codes, CostModel, Hist, Params, Tok};
 use crate::parse::{lazy, lazy_from_lists, optimal, MatchLists};
 use crate::split::split;
@@ -20,8 +20,6 @@ pub(crate) struct Tuning {
     pub chunk: usize,
     /// Optimal parse: consider the longest match of every position class.
     pub per_class: bool,
-    /// Explore block splits that only pay after further splits.
-    pub deep_split: bool,
     /// Lazy parse: take matches of this length at once.
     pub nice: usize,
     /// Lazy parse: length-3 matches are only taken up to this distance.
@@ -35,7 +33,6 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
             depth: if v2 { 384 } else { 128 },
             optimal: false,
             per_class: false,
-            deep_split: false,
             passes: 0,
             chunk_first: 2048,
             chunk: 2048,
@@ -46,7 +43,6 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
             depth: if v2 { 128 } else { 96 },
             optimal: true,
             per_class: true,
-            deep_split: std::env::var("DEEP").is_ok(),
             passes: 2,
             chunk_first: 1024,
             chunk: 512,
@@ -57,7 +53,6 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
             depth: if v2 { 2048 } else { 4096 },
             optimal: true,
             per_class: true,
-            deep_split: std::env::var("DEEP").is_ok(),
             passes: 4,
             chunk_first: 512,
             chunk: 128,
@@ -78,13 +73,7 @@ fn params(opts: &CompressOptions) -> Params {
 }
 
 pub(crate) fn compress(input: &[u8], opts: &CompressOptions) -> Vec<u8> {
-    let mut t = tuning(opts.level, opts.format);
-    if let Ok(v) = std::env::var("CODEC_DEPTH") { t.depth = v.parse().unwrap(); }
-    if let Ok(v) = std::env::var("CODEC_PASSES") { t.passes = v.parse().unwrap(); }
-    if let Ok(v) = std::env::var("CODEC_CHUNK") { t.chunk = v.parse().unwrap(); t.chunk_first = t.chunk; }
-    if let Ok(v) = std::env::var("CODEC_MAX3") { t.max3 = v.parse().unwrap(); }
-    if let Ok(v) = std::env::var("CODEC_NICE") { t.nice = v.parse().unwrap(); }
-    compress_tuned(input, opts, &t)
+    compress_tuned(input, opts, &tuning(opts.level, opts.format))
 }
 
 pub(crate) fn compress_tuned(input: &[u8], opts: &CompressOptions, t: &Tuning) -> Vec<u8> {
@@ -114,15 +103,13 @@ fn block_starts(toks: &[Tok], ends: &[usize]) -> Vec<usize> {
     starts
 }
 
-fn frac() -> u32 { std::env::var("FRAC").map(|v| v.parse().unwrap()).unwrap_or(0) }
-
 fn models(toks: &[Tok], ends: &[usize], np: usize) -> Vec<CostModel> {
     let mut s = 0;
     ends.iter()
         .map(|&e| {
             let h = Hist::of(&toks[s..e]);
             s = e;
-            CostModel::from_hist(&h, &Codes::new(&h, np), np, frac())
+            CostModel::from_codes(&Codes::new(&h, np), np)
         })
         .collect()
 }
@@ -141,32 +128,28 @@ fn total_bits(toks: &[Tok], ends: &[usize], params: &Params) -> u64 {
 fn parse(input: &[u8], params: &Params, t: &Tuning) -> (Vec<Tok>, Vec<usize>) {
     if !t.optimal {
         let toks = lazy(input, params.max_dist, t.depth, t.max3, t.nice);
-        let ends = split(&toks, params, t.chunk_first, t.deep_split);
+        let ends = split(&toks, params, t.chunk_first);
         return (toks, ends);
     }
     let ml = MatchLists::collect(input, params.max_dist, t.depth, t.nice, t.per_class);
     let toks = lazy_from_lists(input, &ml, t.max3);
-    let ends = split(&toks, params, t.chunk_first, t.deep_split);
+    let ends = split(&toks, params, t.chunk_first);
     let mut best_bits = total_bits(&toks, &ends, params);
     let mut best = (toks, ends);
-    for pass in 0..t.passes {
-        let (toks, ends) = if pass == 0 { (&best.0, &best.1) } else { (&best.0, &best.1) };
+    for _ in 0..t.passes {
+        let (toks, ends) = (&best.0, &best.1);
         let starts = block_starts(toks, ends);
         let ms = models(toks, ends, params.np);
         let nt = optimal(input, &ml, &starts, &ms);
-        let ne = split(&nt, params, t.chunk, t.deep_split);
+        let ne = split(&nt, params, t.chunk);
         let bits = total_bits(&nt, &ne, params);
-        if std::env::var("CODEC_DEBUG").is_ok() {
-            eprintln!("pass {pass}: {} bytes, {} blocks (prev {} bytes)", bits / 8, ne.len(), best_bits / 8);
-        }
         if bits < best_bits {
             best_bits = bits;
             best = (nt, ne);
-        } else if std::env::var("CODEC_NOBREAK").is_err() {
+        } else {
             break;
         }
     }
-    let _ = CostModel::initial;
     best
 }
 
@@ -180,12 +163,6 @@ fn write_stream(orig: usize, toks: &[Tok], ends: &[usize], params: &Params) -> V
         let h = Hist::of(blk);
         assert!((1..=65535).contains(&h.n), "block size out of range");
         let k = Codes::new(&h, params.np);
-        if std::env::var("CODEC_DEBUG").is_ok() {
-            let hb = k.header_bits(h.n, params);
-            let mut tb = crate::bits::Counter::default();
-            k.write_header(&mut tb, h.n, params);
-            eprintln!("block {} toks: header {} bits, body {} bits, c syms used {}", h.n, hb, k.body_bits(&h, params.np), h.c.iter().filter(|&&x| x>0).count());
-        }
         k.write_header(&mut w, h.n, params);
         for &tk in blk {
             last_c = w.bit_len();
@@ -206,6 +183,3 @@ fn write_stream(orig: usize, toks: &[Tok], ends: &[usize], params: &Params) -> V
     out[4..8].copy_from_slice(&(orig as u32).to_le_bytes());
     out
 }
-
-#[allow(dead_code)]
-fn _sink_used<S: Sink>(_: &S) {}

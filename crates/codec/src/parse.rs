@@ -146,7 +146,7 @@ pub(crate) fn lazy_from_lists(data: &[u8], ml: &MatchLists, max3: usize) -> Vec<
 /// `[starts[b], starts[b+1])`.
 pub(crate) fn optimal(data: &[u8], ml: &MatchLists, starts: &[usize], models: &[CostModel]) -> Vec<Tok> {
     let n = data.len();
-    const INF: u32 = u32::MAX;
+    const INF: u64 = u64::MAX;
     let mut cost = vec![INF; n + 1];
     // (length, distance) of the step reaching each position; length 1 = literal.
     let mut from = vec![(0u16, 0u32); n + 1];
@@ -162,7 +162,7 @@ pub(crate) fn optimal(data: &[u8], ml: &MatchLists, starts: &[usize], models: &[
         }
         let base = cost[i];
         debug_assert!(base != INF);
-        let lc = base + model.lit[data[i] as usize];
+        let lc = base + u64::from(model.lit[data[i] as usize]);
         if lc < cost[i + 1] {
             cost[i + 1] = lc;
             from[i + 1] = (1, 0);
@@ -183,9 +183,9 @@ pub(crate) fn optimal(data: &[u8], ml: &MatchLists, starts: &[usize], models: &[
                     lo = l;
                 }
             }
-            let dc = base + pc;
+            let dc = base + u64::from(pc);
             for l in lo + 1..=len {
-                let c = dc + model.len[l];
+                let c = dc + u64::from(model.len[l]);
                 if c < cost[i + l] {
                     cost[i + l] = c;
                     from[i + l] = (l as u16, dist);

@@ -49,59 +49,24 @@ impl Prefix<'_> {
                     best = Some((key, k, l, r));
                 }
             }
-            if let Some((c, k, l, r)) = best {
-                if c < whole || ntok > MAX_BLOCK {
-                    self.split(a, k, l, out);
-                    self.split(k, b, r, out);
-                    return;
-                }
+            if let Some((c, k, l, r)) = best
+                && (c < whole || ntok > MAX_BLOCK)
+            {
+                self.split(a, k, l, out);
+                self.split(k, b, r, out);
+                return;
             }
         }
         assert!(ntok <= MAX_BLOCK);
         out.push(self.bounds[b]);
-    }
-
-    /// Like `split`, but explores splits even where one cut does not pay:
-    /// both halves are optimised recursively and the split is kept if the
-    /// total is lower. Returns the cost.
-    fn split_deep(&self, a: usize, b: usize, whole: u64, out: &mut Vec<usize>) -> u64 {
-        let ntok = self.bounds[b] - self.bounds[a];
-        if b - a >= 2 {
-            let mut best: Option<(u64, usize, u64, u64)> = None;
-            for k in a + 1..b {
-                let (l, r) = (self.cost(a, k), self.cost(k, b));
-                let over = (self.bounds[k] - self.bounds[a] > MAX_BLOCK) || (self.bounds[b] - self.bounds[k] > MAX_BLOCK);
-                let key = l + r + if over { 1 << 40 } else { 0 };
-                if best.is_none_or(|(c, ..)| key < c) {
-                    best = Some((key, k, l, r));
-                }
-            }
-            let (_, k, l, r) = best.unwrap();
-            let mark = out.len();
-            let lc = self.split_deep(a, k, l, out);
-            let rc = self.split_deep(k, b, r, out);
-            if lc + rc < whole || ntok > MAX_BLOCK {
-                return lc + rc;
-            }
-            out.truncate(mark);
-        }
-        assert!(ntok <= MAX_BLOCK);
-        out.push(self.bounds[b]);
-        whole
     }
 }
 
 /// Split `toks` into blocks; returns the token index where each block ends
 /// (so the last entry is `toks.len()`). `chunk` is the granularity in tokens.
-pub(crate) fn split(toks: &[Tok], params: &Params, chunk: usize, deep: bool) -> Vec<usize> {
+pub(crate) fn split(toks: &[Tok], params: &Params, chunk: usize) -> Vec<usize> {
     if toks.is_empty() {
         return Vec::new();
-    }
-    if let Ok(v) = std::env::var("FIXED") {
-        let f: usize = v.parse().unwrap();
-        let mut e: Vec<usize> = (1..).map(|i| i * f).take_while(|&x| x < toks.len()).collect();
-        e.push(toks.len());
-        return e;
     }
     let chunk = chunk.clamp(1, MAX_BLOCK / 2);
     let np = params.np;
@@ -124,10 +89,6 @@ pub(crate) fn split(toks: &[Tok], params: &Params, chunk: usize, deep: bool) -> 
     let pre = Prefix { stride, np, sums, bounds, params };
     let mut out = Vec::new();
     let whole = pre.cost(0, m);
-    if deep {
-        pre.split_deep(0, m, whole, &mut out);
-    } else {
-        pre.split(0, m, whole, &mut out);
-    }
+    pre.split(0, m, whole, &mut out);
     out
 }

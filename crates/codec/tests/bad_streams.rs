@@ -222,7 +222,7 @@ fn empty_and_trailing_padding() {
     assert_eq!(decompress(Format::Efi, &[0; 16], 0).unwrap(), Vec::<u8>::new());
     let mut s = a_then_copy(2).stream(4);
     s.extend_from_slice(&[0xFF; 100]);
-    assert_eq!(decompress(Format::Tiano, &s, 4).is_err(), true, "v2 reads a 5-bit P count");
+    assert!(decompress(Format::Tiano, &s, 4).is_err(), "v2 reads a 5-bit P count");
     assert_eq!(decompress(Format::Efi, &s, 4).unwrap(), b"aaaa");
 }
 

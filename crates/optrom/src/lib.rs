@@ -16,10 +16,14 @@ pub mod checksum;
 pub mod edit;
 pub mod finding;
 pub mod fsio;
+pub mod html;
 pub mod inspect;
+pub mod migrate;
 pub mod nic;
+pub mod pack;
 pub mod pe;
 pub mod report;
+pub mod resolve;
 pub mod size;
 
 pub use check::{CheckOptions, CheckReport, check};

@@ -1,7 +1,9 @@
-//! QEMU's emulated NIC models: PCI IDs as the guest sees them and the ROM file QEMU
-//! loads by default (`hw/net/*.c` class init, QEMU 10; see
-//! shared/reference/option-roms.md §4.6). Kept as data so later QEMU versions only
-//! add rows.
+//! QEMU's emulated NIC models: PCI IDs as the guest sees them, the ROM file QEMU
+//! loads by default (`hw/net/*.c` class init; shared/reference/option-roms.md §4.6)
+//! and the name of the ROM's RAM block, which is the device's vmstate name when it
+//! has one (all e1000 variants share `e1000`, ne2k_pci is `ne2000`) and its type
+//! name otherwise — read off QEMU 10.0 with `info ramblock`. Kept as data so later
+//! QEMU versions only add rows.
 
 use serde::Serialize;
 
@@ -31,15 +33,15 @@ macro_rules! nic {
 /// Every NIC model QEMU emulates on PCI.
 pub static NIC_MODELS: &[NicModel] = &[
     nic!("e1000", ["e1000-82540em"], 0x8086, 0x100E, Some("efi-e1000.rom"), "e1000"),
-    nic!("e1000-82544gc", [], 0x8086, 0x100C, Some("efi-e1000.rom"), "e1000-82544gc"),
-    nic!("e1000-82545em", [], 0x8086, 0x100F, Some("efi-e1000.rom"), "e1000-82545em"),
+    nic!("e1000-82544gc", [], 0x8086, 0x100C, Some("efi-e1000.rom"), "e1000"),
+    nic!("e1000-82545em", [], 0x8086, 0x100F, Some("efi-e1000.rom"), "e1000"),
     nic!("e1000e", [], 0x8086, 0x10D3, Some("efi-e1000e.rom"), "e1000e"),
     nic!("igb", [], 0x8086, 0x10C9, None, "igb"),
     nic!("rtl8139", [], 0x10EC, 0x8139, Some("efi-rtl8139.rom"), "rtl8139"),
-    nic!("ne2k_pci", ["ne2k-pci"], 0x10EC, 0x8029, Some("efi-ne2k_pci.rom"), "ne2k_pci"),
+    nic!("ne2k_pci", ["ne2k-pci"], 0x10EC, 0x8029, Some("efi-ne2k_pci.rom"), "ne2000"),
     nic!("pcnet", [], 0x1022, 0x2000, Some("efi-pcnet.rom"), "pcnet"),
     nic!("virtio-net-pci", ["virtio", "virtio-net", "virtio-net-pci-transitional"], 0x1AF4, 0x1000, Some("efi-virtio.rom"), "virtio-net-pci"),
-    nic!("virtio-net-pci-non-transitional", [], 0x1AF4, 0x1041, Some("efi-virtio.rom"), "virtio-net-pci-non-transitional"),
+    nic!("virtio-net-pci-non-transitional", [], 0x1AF4, 0x1041, None, "virtio-net-pci-non-transitional"),
     nic!("vmxnet3", [], 0x15AD, 0x07B0, Some("efi-vmxnet3.rom"), "vmxnet3"),
     nic!("i82550", ["eepro100"], 0x8086, 0x1209, Some("pxe-eepro100.rom"), "i82550"),
     nic!("i82551", [], 0x8086, 0x1209, Some("pxe-eepro100.rom"), "i82551"),

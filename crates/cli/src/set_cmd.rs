@@ -1,0 +1,228 @@
+//! `optrom pack`, `optrom migrate-check`, `optrom resolve`.
+
+use std::path::{Path, PathBuf};
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressStyle};
+use optrom::migrate::{self, RomSizes, Verdict};
+use optrom::pack::{self, Progress, Target};
+use optrom::resolve::{self, Distro, SearchPath};
+use optrom::size::human;
+use serde_json::json;
+
+use crate::output::print_json;
+use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
+
+pub fn pack(manifest_path: &Path, out: &Path, report_html: Option<&Path>, json: bool, strict: bool) -> u8 {
+    let text = match optrom::fsio::read(manifest_path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("optrom: {e}");
+            return EXIT_UNUSABLE;
+        }
+    };
+    let mut manifest = match std::str::from_utf8(&text).map_err(|e| e.to_string()).and_then(|t| pack::parse_manifest(t).map_err(|e| e.to_string())) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("optrom: {}: {e}", manifest_path.display());
+            return EXIT_UNUSABLE;
+        }
+    };
+    manifest.set.strict |= strict;
+    let base = manifest_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let bar = ProgressBar::new(0);
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").expect("valid template"));
+    let result = pack::pack(&manifest, base, &mut |p| match p {
+        Progress::Start(n) => bar.set_length(n),
+        Progress::Step(what) => {
+            bar.set_message(what);
+            bar.inc(1);
+        }
+    });
+    bar.finish_and_clear();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            for line in e.to_string().lines() {
+                eprintln!("optrom: {}: {line}", manifest_path.display());
+            }
+            return EXIT_FINDINGS;
+        }
+    };
+    if let Err(e) = pack::write_set(&report, out) {
+        eprintln!("optrom: {e}");
+        return EXIT_FINDINGS;
+    }
+    if let Some(html) = report_html
+        && let Err(e) = optrom::fsio::write_atomic(html, optrom::html::render(&report).as_bytes())
+    {
+        eprintln!("optrom: {e}");
+        return EXIT_FINDINGS;
+    }
+    if json {
+        print_json(&serde_json::to_value(&report).expect("reports serialize"));
+        return EXIT_OK;
+    }
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["ROM", "NIC", "target", "images (bytes)", "content", "file", "BAR", "bucket", "headroom"]);
+    for rom in &report.roms {
+        table.add_row([
+            rom.path.clone(),
+            rom.nic.clone(),
+            rom.target.clone(),
+            rom.images.iter().map(|i| format!("{} {}", i.label, i.size)).collect::<Vec<_>>().join(" + "),
+            rom.content_size.to_string(),
+            rom.file_size.to_string(),
+            human(rom.bar_size),
+            rom.bucket.map_or("-".into(), human),
+            rom.headroom.map_or("-".into(), |h| h.to_string()),
+        ]);
+    }
+    println!("{table}");
+    for rom in &report.roms {
+        for f in &rom.findings {
+            println!("{}: {f}", rom.path);
+        }
+    }
+    println!("wrote {} ROMs and {}", report.roms.len(), out.join("size-report.json").display());
+    if let Some(html) = report_html {
+        println!("wrote {}", html.display());
+    }
+    EXIT_OK
+}
+
+pub struct MigrateArgs<'a> {
+    pub old: &'a Path,
+    pub new: &'a Path,
+    pub nic: Option<&'a str>,
+    pub sizes: RomSizes,
+    pub pci_addr: &'a str,
+    pub json: bool,
+}
+
+pub fn migrate_check(a: MigrateArgs<'_>) -> u8 {
+    let rows = match (a.old.is_dir(), a.new.is_dir()) {
+        (true, true) => migrate::compare_dirs(a.old, a.new, a.sizes, a.pci_addr),
+        (false, false) => {
+            for p in [a.old, a.new] {
+                if !p.exists() {
+                    eprintln!("optrom: {}: No such file or directory", p.display());
+                    return EXIT_UNUSABLE;
+                }
+            }
+            let name = a.new.file_name().and_then(|n| n.to_str()).unwrap_or("rom");
+            let model = match a.nic {
+                Some(n) => match optrom::nic::find(n) {
+                    Some(m) => Some(m),
+                    None => {
+                        eprintln!("optrom: unknown NIC model {n:?}; known models: {}", optrom::nic::names().join(", "));
+                        return EXIT_UNUSABLE;
+                    }
+                },
+                None => migrate::models_for(name).into_iter().next(),
+            };
+            vec![migrate::compare(name, Some(a.old), Some(a.new), model, a.sizes, a.pci_addr)]
+        }
+        _ => {
+            eprintln!("optrom: give two ROM files or two ROM-set directories");
+            return EXIT_UNUSABLE;
+        }
+    };
+    let fails = rows.iter().filter(|r| r.verdict == Verdict::Fails).count();
+    if a.json {
+        print_json(&json!({ "schema": "optrom-migrate-check", "schema_version": 1, "migratable": fails == 0, "rows": rows }));
+    } else {
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED);
+        table.set_header(["NIC", "ROM file", "RAM block", "OLD", "NEW", "verdict"]);
+        let size = |s: &migrate::Side| match (s.file_size, s.ram_block_size) {
+            (Some(f), Some(b)) => format!("{f} B -> {b:#x}{}", s.romsize.map_or(String::new(), |_| " (romsize)".into())),
+            _ => "absent".into(),
+        };
+        for r in &rows {
+            table.add_row([
+                r.nic.clone().unwrap_or_else(|| "-".into()),
+                r.romfile.clone(),
+                r.ram_block.clone(),
+                size(&r.old),
+                size(&r.new),
+                match r.verdict {
+                    Verdict::Migratable => "migratable".into(),
+                    Verdict::Fails => "FAILS".into(),
+                },
+            ]);
+        }
+        println!("{table}");
+        for r in rows.iter().filter(|r| r.verdict == Verdict::Fails) {
+            println!(
+                "{}: QEMU: {}\n  fix: {}",
+                r.nic.as_deref().unwrap_or(&r.romfile),
+                r.qemu_error.as_deref().unwrap_or("-"),
+                r.advice.as_deref().unwrap_or("-")
+            );
+        }
+        println!(
+            "{}",
+            if fails == 0 { "all NICs migrate".to_string() } else { format!("{fails} NIC model(s) would fail to migrate") }
+        );
+    }
+    if fails == 0 { EXIT_OK } else { EXIT_FINDINGS }
+}
+
+pub struct ResolveArgs {
+    pub target: String,
+    pub nic: String,
+    pub romfile: Option<String>,
+    pub dash_l: Vec<PathBuf>,
+    pub firmware_path: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub distro: String,
+    pub json: bool,
+}
+
+pub fn resolve(a: ResolveArgs) -> u8 {
+    let Some(target) = Target::parse(&a.target) else {
+        eprintln!("optrom: unknown target {:?}; use x86_64, aarch64, riscv64 or loongarch64", a.target);
+        return EXIT_UNUSABLE;
+    };
+    let Some(model) = optrom::nic::find(&a.nic) else {
+        eprintln!("optrom: unknown NIC model {:?}; known models: {}", a.nic, optrom::nic::names().join(", "));
+        return EXIT_UNUSABLE;
+    };
+    let Some(distro) = Distro::parse(&a.distro) else {
+        eprintln!("optrom: unknown distribution layout {:?}; use debian or fedora", a.distro);
+        return EXIT_UNUSABLE;
+    };
+    let firmware_path = match &a.firmware_path {
+        Some(p) => p.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect(),
+        None => distro.firmware_path().iter().map(PathBuf::from).collect(),
+    };
+    let search = SearchPath {
+        dash_l: a.dash_l,
+        firmware_path,
+        data_dir: a.data_dir.unwrap_or_else(|| PathBuf::from(distro.data_dir())),
+        cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    };
+    let res = resolve::resolve(target, model, a.romfile.as_deref(), &search);
+    if a.json {
+        print_json(&json!({ "schema": "optrom-resolve", "schema_version": 1, "resolution": res }));
+    } else {
+        println!("qemu-system-{} -device {}: romfile {}", target.name(), res.nic, res.romfile.as_deref().unwrap_or("(none)"));
+        for c in &res.candidates {
+            println!("  {:<14} {} {}", c.source, c.path.display(), if c.exists { "<- loaded" } else { "(missing)" });
+        }
+        match &res.found {
+            Some(p) => println!("loads {}: {}", p.display(), res.contents.as_deref().unwrap_or("")),
+            None if res.romfile.is_some() => {
+                println!("not found: QEMU fails with: failed to find romfile \"{}\"", res.romfile.as_deref().unwrap_or(""))
+            }
+            None => println!("{}", res.contents.as_deref().unwrap_or("")),
+        }
+    }
+    match (res.romfile.is_some(), res.found.is_some(), res.runs_on_target) {
+        (false, _, _) => EXIT_OK,
+        (true, true, Some(true)) => EXIT_OK,
+        _ => EXIT_FINDINGS,
+    }
+}

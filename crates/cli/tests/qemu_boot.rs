@@ -1,0 +1,154 @@
+//! Boot proofs: Debian's iPXE ROM really runs in QEMU firmware (SeaBIOS and OVMF, TCG), and
+//! broken or wrong ROMs do not. Runs `scripts/qemu-boot.py` (see its --help for the markers).
+//!
+//! Needs qemu-system-x86_64, OVMF, SeaBIOS and ipxe-qemu: `scripts/install-qemu.sh` (as root).
+//! Without them these tests FAIL, unless OPTROM_SKIP_QEMU=1 is set.
+//!
+//! QEMU runs are serialized (one TCG guest at a time; the CI machines have 2 vCPUs). Times on
+//! such a machine, QEMU 10.0.2: SeaBIOS about 2.5 s to the markers, OVMF about 7.5 s.
+//!
+//! Later tests can copy `boot`/`boot_with` (and `QEMU_LOCK`, `qemu_present`) as they are.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+const E1000_ROM: &str = "/usr/lib/ipxe/qemu/efi-e1000.rom"; // legacy + EFI images
+const E1000_LEGACY_ONLY_ROM: &str = "/usr/lib/ipxe/qemu/pxe-e1000.rom"; // no EFI image
+
+/// One QEMU guest at a time: parallel TCG guests on 2 vCPUs slow each other down.
+static QEMU_LOCK: Mutex<()> = Mutex::new(());
+
+/// What one run of scripts/qemu-boot.py gave.
+#[allow(dead_code)]
+pub struct BootRun {
+    /// 0 all markers seen; 1 not seen (timeout, guest gave up); 2 setup error or QEMU failed.
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/qemu-boot.py")
+}
+
+/// True if QEMU and the ROMs are there. If not: panics with how to install them, or returns
+/// false (the caller then skips) when OPTROM_SKIP_QEMU=1.
+pub fn qemu_present() -> bool {
+    let qemu_ok = Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    let roms_ok = Path::new(E1000_ROM).is_file() && Path::new("/usr/share/OVMF").is_dir();
+    if qemu_ok && roms_ok {
+        return true;
+    }
+    let what = if qemu_ok { "OVMF or Debian's ipxe-qemu ROMs are missing" } else { "qemu-system-x86_64 is not installed" };
+    if std::env::var("OPTROM_SKIP_QEMU").as_deref() == Ok("1") {
+        eprintln!("skipping QEMU boot test: {what} (OPTROM_SKIP_QEMU=1)");
+        return false;
+    }
+    panic!("{what}: run `sudo bash scripts/install-qemu.sh` (or set OPTROM_SKIP_QEMU=1 to skip QEMU boot tests)");
+}
+
+/// Boot `rom` on NIC model `nic` under `firmware` ("seabios" or "ovmf") with extra
+/// qemu-boot.py arguments (e.g. `["--expect", "REGEX"]`, `["--timeout", "30"]`).
+pub fn boot_with(firmware: &str, nic: &str, rom: &Path, extra: &[&str]) -> BootRun {
+    let _guard = QEMU_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new("python3")
+        .arg(script())
+        .args(["--firmware", firmware, "--nic", nic, "--rom"])
+        .arg(rom)
+        .args(extra)
+        .output()
+        .expect("run python3 scripts/qemu-boot.py");
+    let run = BootRun {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    // Keep the timing lines in the test log (shown with --nocapture or on failure).
+    for line in run.stdout.lines().filter(|l| l.contains(" seen at ") || l.contains("PASS")) {
+        eprintln!("{firmware}/{nic}/{}: {line}", rom.display());
+    }
+    run
+}
+
+/// Ok(stdout, which ends with the console transcript) if the default markers for `firmware`
+/// were seen; Err(report) if they were not (the guest booted but the ROM did not run).
+/// Panics on a setup error or a QEMU failure (exit status 2), which is neither.
+pub fn boot(firmware: &str, nic: &str, rom: &Path) -> Result<String, String> {
+    let run = boot_with(firmware, nic, rom, &[]);
+    match run.code {
+        0 => Ok(run.stdout),
+        1 => Err(format!("{}{}", run.stdout, run.stderr)),
+        c => panic!("qemu-boot.py failed (status {c}):\n{}{}", run.stdout, run.stderr),
+    }
+}
+
+/// Sum of the bytes of the first (legacy) image, as its header's size byte gives it.
+fn legacy_image_sum(rom: &[u8]) -> u8 {
+    let len = rom[2] as usize * 512;
+    rom[..len].iter().fold(0u8, |a, b| a.wrapping_add(*b))
+}
+
+#[test]
+fn seabios_runs_ipxe_legacy_image_of_debian_e1000_rom() {
+    if !qemu_present() {
+        return;
+    }
+    let out = boot("seabios", "e1000", Path::new(E1000_ROM)).unwrap_or_else(|e| panic!("{e}"));
+    // Init banner from the ROM's legacy image, then the iPXE it started drives the NIC.
+    assert!(out.contains("iPXE (http://ipxe.org) 00:02.0 C000 PCI2.10 PnP PMM"), "{out}");
+    assert!(out.contains("using 82540em on 0000:00:02.0"), "{out}");
+    // The legacy build: its feature list names PXE/bzImage and not EFI.
+    let features = out.lines().find(|l| l.contains("Features:")).unwrap_or_else(|| panic!("no Features line:\n{out}"));
+    assert!(features.contains("PXE") && !features.contains("EFI"), "{features}");
+}
+
+#[test]
+fn ovmf_runs_ipxe_efi_driver_of_debian_e1000_rom() {
+    if !qemu_present() {
+        return;
+    }
+    let out = boot("ovmf", "e1000", Path::new(E1000_ROM)).unwrap_or_else(|e| panic!("{e}"));
+    let features = out.lines().find(|l| l.contains("Features:")).unwrap_or_else(|| panic!("no Features line:\n{out}"));
+    assert!(features.contains(" EFI"), "{features}");
+    // iPXE's own e1000 driver (not SNP over some other driver) drives the q35 NIC.
+    assert!(out.contains("using 82540em on 0000:00:01.0"), "{out}");
+}
+
+#[test]
+fn seabios_rejects_legacy_image_with_bad_checksum() {
+    if !qemu_present() {
+        return;
+    }
+    let mut rom = std::fs::read(E1000_ROM).unwrap();
+    assert_eq!(legacy_image_sum(&rom), 0, "Debian's ROM should have a valid legacy checksum");
+    assert!(rom[2] as usize * 512 > 0x1000);
+    rom[0x1000] ^= 0xff;
+    assert_ne!(legacy_image_sum(&rom), 0);
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("efi-e1000-badsum.rom");
+    std::fs::write(&bad, &rom).unwrap();
+
+    let run = boot_with("seabios", "e1000", &bad, &[]);
+    assert_eq!(run.code, 1, "expected exit 1 (no iPXE banner):\n{}{}", run.stdout, run.stderr);
+    // The firmware did run (so the control is not vacuous), and no iPXE at all.
+    assert!(run.stderr.contains("SeaBIOS (version"), "{}", run.stderr);
+    assert!(!run.stderr.contains("iPXE"), "{}", run.stderr);
+}
+
+#[test]
+fn ovmf_does_not_boot_legacy_only_rom() {
+    // Control for the OVMF markers: OVMF has no iPXE and no e1000 driver of its own, so with a
+    // ROM that has no EFI image the markers must not appear (OVMF falls through to its shell).
+    if !qemu_present() {
+        return;
+    }
+    let run = boot_with("ovmf", "e1000", Path::new(E1000_LEGACY_ONLY_ROM), &[]);
+    assert_eq!(run.code, 1, "expected exit 1:\n{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("EFI Internal Shell"), "{}", run.stderr);
+    assert!(!run.stderr.contains("iPXE"), "{}", run.stderr);
+}
