@@ -87,6 +87,15 @@ pub fn boot(firmware: &str, nic: &str, rom: &Path) -> Result<String, String> {
     }
 }
 
+/// The console transcript part of a qemu-boot.py report (`boot`'s Ok or Err text, or a
+/// `BootRun`'s stdout/stderr): what follows `--- console ---` or `--- last N console lines ---`.
+pub fn console(report: &str) -> &str {
+    ["\n--- console ---\n", " console lines ---\n"]
+        .iter()
+        .find_map(|sep| report.rfind(sep).map(|i| &report[i + sep.len()..]))
+        .unwrap_or("")
+}
+
 /// Sum of the bytes of the first (legacy) image, as its header's size byte gives it.
 fn legacy_image_sum(rom: &[u8]) -> u8 {
     let len = rom[2] as usize * 512;
@@ -98,7 +107,8 @@ fn seabios_runs_ipxe_legacy_image_of_debian_e1000_rom() {
     if !qemu_present() {
         return;
     }
-    let out = boot("seabios", "e1000", Path::new(E1000_ROM)).unwrap_or_else(|e| panic!("{e}"));
+    let report = boot("seabios", "e1000", Path::new(E1000_ROM)).unwrap_or_else(|e| panic!("{e}"));
+    let out = console(&report);
     // Init banner from the ROM's legacy image, then the iPXE it started drives the NIC.
     assert!(out.contains("iPXE (http://ipxe.org) 00:02.0 C000 PCI2.10 PnP PMM"), "{out}");
     assert!(out.contains("using 82540em on 0000:00:02.0"), "{out}");
@@ -112,7 +122,8 @@ fn ovmf_runs_ipxe_efi_driver_of_debian_e1000_rom() {
     if !qemu_present() {
         return;
     }
-    let out = boot("ovmf", "e1000", Path::new(E1000_ROM)).unwrap_or_else(|e| panic!("{e}"));
+    let report = boot("ovmf", "e1000", Path::new(E1000_ROM)).unwrap_or_else(|e| panic!("{e}"));
+    let out = console(&report);
     let features = out.lines().find(|l| l.contains("Features:")).unwrap_or_else(|| panic!("no Features line:\n{out}"));
     assert!(features.contains(" EFI"), "{features}");
     // iPXE's own e1000 driver (not SNP over some other driver) drives the q35 NIC.
@@ -136,8 +147,10 @@ fn seabios_rejects_legacy_image_with_bad_checksum() {
     let run = boot_with("seabios", "e1000", &bad, &[]);
     assert_eq!(run.code, 1, "expected exit 1 (no iPXE banner):\n{}{}", run.stdout, run.stderr);
     // The firmware did run (so the control is not vacuous), and no iPXE at all.
-    assert!(run.stderr.contains("SeaBIOS (version"), "{}", run.stderr);
-    assert!(!run.stderr.contains("iPXE"), "{}", run.stderr);
+    let out = console(&run.stderr);
+    assert!(out.contains("SeaBIOS (version"), "{}", run.stderr);
+    assert!(out.contains("No bootable device"), "{}", run.stderr);
+    assert!(!out.contains("iPXE"), "{}", run.stderr);
 }
 
 #[test]
@@ -149,6 +162,7 @@ fn ovmf_does_not_boot_legacy_only_rom() {
     }
     let run = boot_with("ovmf", "e1000", Path::new(E1000_LEGACY_ONLY_ROM), &[]);
     assert_eq!(run.code, 1, "expected exit 1:\n{}{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("EFI Internal Shell"), "{}", run.stderr);
-    assert!(!run.stderr.contains("iPXE"), "{}", run.stderr);
+    let out = console(&run.stderr);
+    assert!(out.contains("EFI Internal Shell"), "{}", run.stderr);
+    assert!(!out.contains("iPXE"), "{}", run.stderr);
 }
