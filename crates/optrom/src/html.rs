@@ -48,10 +48,14 @@ pub fn render(report: &PackReport) -> String {
     );
     svg += "<defs><pattern id=\"pad\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#eeeeee\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#bbbbbb\" stroke-width=\"2\"/></pattern></defs>\n";
     svg += &format!(
-        "<text x=\"{LABEL_W}\" y=\"20\" font-weight=\"bold\">{}: {} ROMs, layout {:?}</text>\n",
+        "<text x=\"{LABEL_W}\" y=\"20\" font-weight=\"bold\">{}: {} ROMs, layout {}</text>\n",
         escape(report.name.as_deref().unwrap_or("ROM set")),
         report.roms.len(),
-        report.layout
+        match report.layout {
+            crate::pack::Layout::Combined => "combined",
+            crate::pack::Layout::PerArch => "per-arch",
+            crate::pack::Layout::Both => "combined + per-arch",
+        }
     );
     for (i, rom) in report.roms.iter().enumerate() {
         let y = TOP + ROW_H * i as f64;
