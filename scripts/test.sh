@@ -24,6 +24,8 @@ install_deps() {
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
+  # QEMU 10 from bookworm-backports (7.2 as a fallback), OVMF, SeaBIOS, AAVMF.
+  bash scripts/install-qemu.sh
   if ! python3 -c 'import uefi_firmware' 2>/dev/null; then
     echo "== pip install ${PY_PACKAGES[*]}"
     python3 -m pip install -q "${PY_PACKAGES[@]}" 2>/dev/null \
