@@ -1,8 +1,11 @@
-//! Any bytes through the whole inspection path: chain walk, every header view,
-//! PE parsing, EFI decompression and the lint rules. Nothing may panic.
+//! Any bytes through the whole inspection path — chain walk, every header view,
+//! PE parsing, EFI decompression, the lint rules — and through every edit
+//! operation that accepts the input. Nothing may panic, and edits must produce
+//! ROMs that parse again.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use optrom::edit::{self, ImageSelect, PadTarget};
 
 fuzz_target!(|data: &[u8]| {
     let walked = optrom_format::chain::walk(data);
@@ -14,4 +17,16 @@ fuzz_target!(|data: &[u8]| {
         let _ = optrom::check(&info, &optrom::CheckOptions { bucket: Some(256 << 10), ..Default::default() });
         let _ = serde_json::to_string(&info);
     }
+    if let Ok(combined) = edit::combine(&[data, data]) {
+        let again = optrom_format::chain::walk(&combined);
+        assert!(again.error.is_none(), "combine produced a broken chain: {:?}", again.error);
+    }
+    if let Ok((manifest, files)) = edit::split(data) {
+        let rebuilt = edit::combine_manifest(&manifest, |name| {
+            files.iter().find(|f| f.name == name).map(|f| f.bytes.clone()).ok_or_else(|| name.to_string())
+        });
+        assert_eq!(rebuilt.as_deref().ok(), Some(data), "split + combine must reproduce the input");
+    }
+    let _ = edit::set_ids(data, 0x8086, &[0x100e, 0x100f], ImageSelect::All);
+    let _ = edit::pad(data, PadTarget::Pow2, 0xff);
 });
