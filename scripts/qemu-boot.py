@@ -140,6 +140,25 @@ class Console:
         return "\n".join(f"[{t:8.3f}] {l.rstrip()}" for t, l in lines)
 
 
+def remove_stale_workdirs():
+    """Remove temp dirs left by runs that were SIGKILLed (their owner.pid is dead)."""
+    base = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(base) if n.startswith("qemu-boot.")]
+    except OSError:
+        return
+    for n in names:
+        d = os.path.join(base, n)
+        try:
+            with open(os.path.join(d, "owner.pid")) as f:
+                pid = int(f.read().strip())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (OSError, ValueError):
+            pass  # not ours, no pid file yet, or another user's: leave it
+
+
 def build_command(args, qemu, work):
     rom = os.path.join(work, "rom.bin")  # no commas or odd characters in the -device option
     shutil.copyfile(args.rom, rom)
@@ -217,7 +236,10 @@ def run(args):
     timeout = args.timeout if args.timeout is not None else DEFAULT_TIMEOUT[args.firmware]
 
     print(f"qemu-boot: {version}")
+    remove_stale_workdirs()
     work = tempfile.mkdtemp(prefix="qemu-boot.")
+    with open(os.path.join(work, "owner.pid"), "w") as f:
+        f.write(str(os.getpid()))
     proc = None
     try:
         cmd = build_command(args, qemu, work)
@@ -330,7 +352,10 @@ def main():
                                 epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--firmware", required=True, choices=["seabios", "ovmf"])
-    p.add_argument("--nic", required=True, help="QEMU NIC device model, e.g. e1000, virtio-net-pci")
+    p.add_argument("--nic", required=True, metavar="MODEL[,PROP=VAL...]",
+                   help="QEMU NIC device model, optionally with properties, e.g. e1000, "
+                        "virtio-net-pci,disable-legacy=on (needed under SeaBIOS for Debian's "
+                        "efi-virtio.rom, whose legacy image says 1af4:1041)")
     p.add_argument("--rom", required=True, help="option ROM file to attach (romfile=)")
     p.add_argument("--timeout", type=float, help="seconds (default: seabios 60, ovmf 120)")
     p.add_argument("--expect", action="append", default=[], metavar="REGEX",
