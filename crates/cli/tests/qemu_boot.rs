@@ -166,3 +166,52 @@ fn ovmf_does_not_boot_legacy_only_rom() {
     assert!(out.contains("EFI Internal Shell"), "{}", run.stderr);
     assert!(!out.contains("iPXE"), "{}", run.stderr);
 }
+
+/// Rebuild efi-e1000.rom the way a maintainer would with optrom alone: split
+/// Debian's ROM for its x64 driver, `efirom` it (compressed by our codec, level
+/// best), `combine` it behind Debian's legacy pxe-e1000.rom.
+fn rebuilt_e1000(dir: &Path) -> PathBuf {
+    let optrom = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_optrom")).args(args).output().unwrap();
+        assert!(out.status.success(), "optrom {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let parts = dir.join("parts");
+    optrom(&["split", E1000_ROM, "-o", parts.to_str().unwrap()]);
+    let efirom = dir.join("e1000.efirom");
+    optrom(&["efirom", parts.join("01-efi-x64-8086-100e.efi").to_str().unwrap(), "--vendor", "8086", "--device", "100e", "--level", "best", "-o", efirom.to_str().unwrap()]);
+    let rom = dir.join("rebuilt-efi-e1000.rom");
+    optrom(&["combine", E1000_LEGACY_ONLY_ROM, efirom.to_str().unwrap(), "-o", rom.to_str().unwrap()]);
+    let check = optrom(&["check", "--nic", "e1000", rom.to_str().unwrap()]);
+    assert!(check.contains("ok (0 errors"), "{check}");
+    let info = optrom(&["info", rom.to_str().unwrap()]);
+    assert!(info.contains("efi-compressed"), "{info}");
+    rom
+}
+
+#[test]
+fn rebuilt_e1000_rom_boots_under_seabios() {
+    if !qemu_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rom = rebuilt_e1000(dir.path());
+    let report = boot("seabios", "e1000", &rom).unwrap_or_else(|e| panic!("{e}"));
+    let out = console(&report);
+    assert!(out.contains("iPXE (http://ipxe.org) 00:02.0"), "{out}");
+    assert!(out.contains("using 82540em on 0000:00:02.0"), "{out}");
+}
+
+#[test]
+fn rebuilt_e1000_rom_boots_under_ovmf_from_the_compressed_driver() {
+    if !qemu_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rom = rebuilt_e1000(dir.path());
+    let report = boot("ovmf", "e1000", &rom).unwrap_or_else(|e| panic!("{e}"));
+    let out = console(&report);
+    let features = out.lines().find(|l| l.contains("Features:")).unwrap_or_else(|| panic!("no Features line:\n{out}"));
+    assert!(features.contains(" EFI"), "{features}");
+    assert!(out.contains("using 82540em on 0000:00:01.0"), "{out}");
+}
