@@ -302,3 +302,58 @@ fn size_picture_renders_in_chromium() {
     assert!(x64 > 10000 && x64 > legacy, "x64 bars: {x64} pixels, legacy {legacy}");
     assert!(bucket > 100, "bucket lines: {bucket} pixels");
 }
+
+/// A real AArch64 EFI driver from Debian: VirtioNetDxe out of qemu-efi-aarch64's
+/// AAVMF image (Debian ships no arm64 iPXE). It goes into the aarch64 ROM of a
+/// per-arch set, and EDK2's own decoder gets the identical driver back out.
+#[test]
+fn real_aa64_driver_from_debian_aavmf() {
+    let fd = Path::new("/usr/share/qemu-efi-aarch64/QEMU_EFI.fd");
+    if !have_debian() {
+        return;
+    }
+    if !fd.exists() {
+        assert!(std::env::var_os("OPTROM_SKIP_QEMU").is_some(), "install qemu-efi-aarch64 (scripts/install-qemu.sh)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let driver = tmp.path().join("VirtioNetDxe-aa64.efi");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/extract-efi-driver.py");
+    let o = Command::new("python3").arg(&script).arg(fd).arg("VirtioNetDxe").arg(&driver).output().unwrap();
+    assert!(o.status.success(), "{}", show(&o));
+    let manifest = tmp.path().join("set.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "[set]\nlayout = \"per-arch\"\nbucket = \"256K\"\n\n[[nic]]\nmodel = \"virtio-net-pci\"\nextra_devices = [\"1041\"]\nlegacy = \"{QEMU_DIR}/pxe-virtio.rom\"\nefirom.x64 = \"x64.efirom\"\nefi.aa64 = \"VirtioNetDxe-aa64.efi\"\n"
+        ),
+    )
+    .unwrap();
+    let parts = tmp.path().join("parts");
+    assert!(optrom(&["split", &format!("{QEMU_DIR}/efi-virtio.rom"), "-o", s(&parts)]).status.success());
+    std::fs::copy(parts.join("01-efi-x64-1af4-1041.efirom"), tmp.path().join("x64.efirom")).unwrap();
+    let out = tmp.path().join("out");
+    let o = optrom(&["pack", s(&manifest), "-o", s(&out)]);
+    assert!(o.status.success(), "{}", show(&o));
+    let rom = out.join("aarch64/efi-virtio.rom");
+    let info: serde_json::Value = serde_json::from_slice(&optrom(&["info", "--json", s(&rom)]).stdout).unwrap();
+    let image = &info["files"][0]["images"][0];
+    assert_eq!(info["files"][0]["images"].as_array().unwrap().len(), 1, "aarch64 gets the AA64 driver only");
+    assert_eq!(image["efi"]["machine"]["name"], "AA64");
+    assert_eq!(image["efi"]["compression"]["name"], "efi");
+    assert_eq!(image["pcir"]["device_list"], serde_json::json!(["1000", "1041"]));
+    // EDK2's EfiDecompress on the stored stream gives back the driver byte for byte.
+    let script = r#"
+import struct, sys
+from uefi_firmware import efi_compressor
+d = open(sys.argv[1], 'rb').read()
+off = struct.unpack_from('<H', d, 0x16)[0]
+size = struct.unpack_from('<I', d, off)[0] + 8
+sys.stdout.buffer.write(efi_compressor.EfiDecompress(d[off:off + size], size))
+"#;
+    let o = Command::new("python3").arg("-c").arg(script).arg(&rom).output().unwrap();
+    assert!(o.status.success(), "{}", show(&o));
+    assert_eq!(o.stdout, std::fs::read(&driver).unwrap());
+    let r = optrom(&["resolve", "--target", "aarch64", "--nic", "virtio-net-pci", "-L", s(&out.join("aarch64"))]);
+    assert!(r.status.success(), "{}", show(&r));
+}
