@@ -37,16 +37,39 @@ impl Prefix<'_> {
         let ntok = self.bounds[b] - self.bounds[a];
         if b - a >= 2 {
             let mut best: Option<(u64, usize, u64, u64)> = None;
-            for k in a + 1..b {
-                if self.bounds[k] - self.bounds[a] > MAX_BLOCK && self.bounds[b] - self.bounds[k] > MAX_BLOCK {
-                    continue;
+            let try_at = |k: usize, best: &mut Option<(u64, usize, u64, u64)>| {
+                let left = self.bounds[k] - self.bounds[a];
+                let right = self.bounds[b] - self.bounds[k];
+                if left > MAX_BLOCK && right > MAX_BLOCK {
+                    return;
                 }
                 let (l, r) = (self.cost(a, k), self.cost(k, b));
-                let over = (self.bounds[k] - self.bounds[a] > MAX_BLOCK) || (self.bounds[b] - self.bounds[k] > MAX_BLOCK);
                 // Prefer splits that keep both halves within the block limit.
+                let over = left > MAX_BLOCK || right > MAX_BLOCK;
                 let key = l + r + if over { 1 << 40 } else { 0 };
                 if best.is_none_or(|(c, ..)| key < c) {
-                    best = Some((key, k, l, r));
+                    *best = Some((key, k, l, r));
+                }
+            };
+            // Coarse scan, then refine around the best coarse cut.
+            let m = b - a;
+            let step = if m > 64 { m / 32 } else { 1 };
+            let mut k = a + step;
+            while k < b {
+                try_at(k, &mut best);
+                k += step;
+            }
+            if step > 1 {
+                // Near the ends (where the limit forces cuts) the coarse scan
+                // may have skipped every admissible point.
+                try_at(a + 1, &mut best);
+                try_at(b - 1, &mut best);
+            }
+            if step > 1
+                && let Some((_, k0, ..)) = best
+            {
+                for k in k0.saturating_sub(step - 1).max(a + 1)..(k0 + step).min(b) {
+                    try_at(k, &mut best);
                 }
             }
             if let Some((c, k, l, r)) = best
