@@ -347,10 +347,17 @@ impl Decoder<'_> {
             let src = pos - dist;
             if dist >= len {
                 out.extend_from_within(src..src + len);
+            } else if dist == 1 {
+                let b = out[src];
+                out.resize(pos + len, b);
             } else {
-                for j in 0..len {
-                    let b = out[src + j];
-                    out.push(b);
+                // Overlapping copy: the output from `src` on is periodic
+                // with period `dist`, so copy ever larger prefixes of it.
+                let mut copied = 0;
+                while copied < len {
+                    let n = (out.len() - src).min(len - copied);
+                    out.extend_from_within(src..src + n);
+                    copied += n;
                 }
             }
         }
