@@ -84,37 +84,7 @@ enum Command {
         limit: u64,
     },
     /// Build an EFI option ROM image from a PE/COFF EFI driver.
-    Efirom {
-        /// The EFI driver (PE/COFF).
-        driver: PathBuf,
-        /// PCI vendor ID, hex (8086 or 0x8086).
-        #[arg(long, value_parser = ops_cmd::parse_id)]
-        vendor: u16,
-        /// PCI device ID, hex; repeat for a PCI 3.0 device list.
-        #[arg(long = "device", required = true, value_parser = ops_cmd::parse_id)]
-        devices: Vec<u16>,
-        /// 24-bit class code, hex.
-        #[arg(long, default_value = "020000", value_parser = ops_cmd::parse_class)]
-        class: u32,
-        /// Code revision.
-        #[arg(long, default_value_t = 0)]
-        revision: u16,
-        /// EFI subsystem to declare: auto (the PE's), 11 or 12.
-        #[arg(long, default_value = "auto", value_parser = ops_cmd::parse_subsystem)]
-        subsystem: optrom::build::SubsystemChoice,
-        /// Compression level: fast, default or best.
-        #[arg(long, default_value = "default", conflicts_with = "no_compress")]
-        level: optrom_codec::Level,
-        /// Store the driver uncompressed.
-        #[arg(long)]
-        no_compress: bool,
-        /// Build even if the PE is an EFI application (firmware will not load it).
-        #[arg(long)]
-        allow_application: bool,
-        /// Output file.
-        #[arg(short, long)]
-        output: PathBuf,
-    },
+    Efirom(ops_cmd::EfiromArgs),
     /// Chain the images of several ROMs (or a split manifest) into one ROM.
     Combine {
         /// Input ROMs, in order; each may itself hold several images or padding.
@@ -257,29 +227,7 @@ fn main() -> ExitCode {
             codec_cmd::compress(&input, &output, format, level, allow_16k_distances)
         }
         Command::Decompress { input, output, format, limit } => codec_cmd::decompress(&input, &output, format, limit),
-        Command::Efirom {
-            driver,
-            vendor,
-            devices,
-            class,
-            revision,
-            subsystem,
-            level,
-            no_compress,
-            allow_application,
-            output,
-        } => ops_cmd::efirom(ops_cmd::EfiromArgs {
-            driver,
-            vendor,
-            devices,
-            class,
-            revision,
-            subsystem,
-            level,
-            no_compress,
-            allow_application,
-            output,
-        }),
+        Command::Efirom(args) => ops_cmd::efirom(args),
         Command::Combine { inputs, manifest, output } => ops_cmd::combine(&inputs, manifest.as_deref(), &output),
         Command::Split { rom, output } => ops_cmd::split(&rom, &output),
         Command::SetIds { rom, vendor, devices, image, all: _, output } => {

@@ -88,16 +88,36 @@ fn fail(path: &Path, e: impl std::fmt::Display) -> u8 {
     EXIT_FINDINGS
 }
 
+#[derive(clap::Args)]
 pub struct EfiromArgs {
+    /// The EFI driver (PE/COFF).
     pub driver: PathBuf,
+    /// PCI vendor ID, hex (8086 or 0x8086).
+    #[arg(long, value_parser = parse_id)]
     pub vendor: u16,
+    /// PCI device ID, hex; repeat for a PCI 3.0 device list.
+    #[arg(long = "device", required = true, value_parser = parse_id)]
     pub devices: Vec<u16>,
+    /// 24-bit class code, hex.
+    #[arg(long, default_value = "020000", value_parser = parse_class)]
     pub class: u32,
+    /// Code revision.
+    #[arg(long, default_value_t = 0)]
     pub revision: u16,
+    /// EFI subsystem to declare: auto (the PE's), 11 or 12.
+    #[arg(long, default_value = "auto", value_parser = parse_subsystem)]
     pub subsystem: SubsystemChoice,
+    /// Compression level: fast, default or best.
+    #[arg(long, default_value = "default", conflicts_with = "no_compress")]
     pub level: Level,
+    /// Store the driver uncompressed.
+    #[arg(long)]
     pub no_compress: bool,
+    /// Build even if the PE is an EFI application (firmware will not load it).
+    #[arg(long)]
     pub allow_application: bool,
+    /// Output file.
+    #[arg(short, long)]
     pub output: PathBuf,
 }
 

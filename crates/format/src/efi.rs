@@ -15,7 +15,7 @@
 //! Byte 6 is part of EfiSignature, so iPXE's legacy "checksum at byte 6" can never be
 //! applied to an EFI image.
 
-use crate::error::{Error, ErrorKind, Result, need};
+use crate::error::{Error, ErrorKind, Result};
 use crate::field::{set_u16, set_u32, u16_at, u32_at};
 use crate::types::{Compression, Machine, Subsystem};
 
@@ -39,27 +39,14 @@ pub const HEADER_LEN: usize = field::END;
 /// The value of EfiSignature.
 pub const EFI_SIGNATURE: u32 = 0x0EF1;
 
-/// A view of an EFI header at the start of `buffer`.
-#[derive(Debug, Clone, Copy)]
-pub struct EfiHeader<T: AsRef<[u8]>> {
-    buffer: T,
-}
+view!(
+    /// A view of an EFI header at the start of `buffer`.
+    EfiHeader,
+    HEADER_LEN,
+    "EFI header"
+);
 
 impl<T: AsRef<[u8]>> EfiHeader<T> {
-    /// Wrap without checking; accessors panic on a short buffer.
-    pub fn new_unchecked(buffer: T) -> Self {
-        EfiHeader { buffer }
-    }
-
-    /// Wrap, checking the buffer holds the whole header.
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        need(buffer.as_ref(), HEADER_LEN, "EFI header")?;
-        Ok(EfiHeader { buffer })
-    }
-
-    fn b(&self) -> &[u8] {
-        self.buffer.as_ref()
-    }
 
     /// Signature, `0xAA55`.
     pub fn signature(&self) -> u16 {

@@ -10,7 +10,7 @@
 //! | 0x07 | 1    | reserved |
 //! | 0x08 | 4    | build ID |
 
-use crate::error::{Error, ErrorKind, Result, need};
+use crate::error::{Error, ErrorKind, Result};
 use crate::field::{set_u32, u32_at};
 
 #[allow(missing_docs)]
@@ -29,25 +29,14 @@ pub const HEADER_LEN: usize = field::END;
 /// The signature.
 pub const SIGNATURE: &[u8; 4] = b"iPXE";
 
-/// A view of an iPXE header.
-#[derive(Debug, Clone, Copy)]
-pub struct IpxeHeader<T: AsRef<[u8]>> {
-    buffer: T,
-}
+view!(
+    /// A view of an iPXE header.
+    IpxeHeader,
+    HEADER_LEN,
+    "iPXE header"
+);
 
 impl<T: AsRef<[u8]>> IpxeHeader<T> {
-    /// Wrap without checking.
-    pub fn new_unchecked(buffer: T) -> Self {
-        IpxeHeader { buffer }
-    }
-    /// Wrap, checking the buffer holds the defined fields.
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        need(buffer.as_ref(), HEADER_LEN, "iPXE header")?;
-        Ok(IpxeHeader { buffer })
-    }
-    fn b(&self) -> &[u8] {
-        self.buffer.as_ref()
-    }
     /// Whether the signature is `iPXE`.
     pub fn has_signature(&self) -> bool {
         &self.b()[field::SIGNATURE] == SIGNATURE

@@ -14,7 +14,7 @@
 //! | 0x18 | 2    | pointer to the PCIR |
 //! | 0x1A | 2    | pointer to the `$PnP` header |
 
-use crate::error::{Error, ErrorKind, Result, need};
+use crate::error::{Error, ErrorKind, Result};
 use crate::field::{set_u16, u16_at};
 
 #[allow(missing_docs)]
@@ -35,32 +35,14 @@ pub mod field {
 /// Length of the legacy header.
 pub const HEADER_LEN: usize = field::END;
 
-/// A view of a legacy header at the start of `buffer`.
-#[derive(Debug, Clone, Copy)]
-pub struct LegacyHeader<T: AsRef<[u8]>> {
-    buffer: T,
-}
+view!(
+    /// A view of a legacy header at the start of `buffer`.
+    LegacyHeader,
+    HEADER_LEN,
+    "legacy header"
+);
 
 impl<T: AsRef<[u8]>> LegacyHeader<T> {
-    /// Wrap without checking; accessors panic on a short buffer.
-    pub fn new_unchecked(buffer: T) -> Self {
-        LegacyHeader { buffer }
-    }
-
-    /// Wrap, checking the buffer holds the whole header.
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        need(buffer.as_ref(), HEADER_LEN, "legacy header")?;
-        Ok(LegacyHeader { buffer })
-    }
-
-    /// The wrapped buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    fn b(&self) -> &[u8] {
-        self.buffer.as_ref()
-    }
 
     /// Signature, `0xAA55` for a valid ROM.
     pub fn signature(&self) -> u16 {

@@ -15,6 +15,41 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// Declare a zero-copy view over a fixed-size structure at the start of a buffer:
+/// the struct, `new_unchecked`, `new_checked` (which proves the buffer holds `$len`
+/// bytes, so every accessor after it is infallible) and `into_inner`.
+macro_rules! view {
+    ($(#[$meta:meta])* $name:ident, $len:expr, $what:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name<T: AsRef<[u8]>> {
+            buffer: T,
+        }
+
+        impl<T: AsRef<[u8]>> $name<T> {
+            /// Wrap without checking; accessors panic on a short buffer.
+            pub fn new_unchecked(buffer: T) -> Self {
+                $name { buffer }
+            }
+
+            /// Wrap, checking the buffer holds every fixed field.
+            pub fn new_checked(buffer: T) -> crate::Result<Self> {
+                crate::error::need(buffer.as_ref(), $len, $what)?;
+                Ok($name { buffer })
+            }
+
+            /// The wrapped buffer.
+            pub fn into_inner(self) -> T {
+                self.buffer
+            }
+
+            fn b(&self) -> &[u8] {
+                self.buffer.as_ref()
+            }
+        }
+    };
+}
+
 pub mod chain;
 pub mod efi;
 mod error;

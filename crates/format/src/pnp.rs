@@ -20,7 +20,7 @@
 //! | 0x1C | 2    | reserved |
 //! | 0x1E | 2    | static resource information vector |
 
-use crate::error::{Error, ErrorKind, Result, need};
+use crate::error::{Error, ErrorKind, Result};
 use crate::field::{set_u16, set_u32, u16_at, u32_at};
 
 #[allow(missing_docs)]
@@ -49,25 +49,14 @@ pub const HEADER_LEN: usize = field::END;
 /// The signature.
 pub const SIGNATURE: &[u8; 4] = b"$PnP";
 
-/// A view of a `$PnP` header.
-#[derive(Debug, Clone, Copy)]
-pub struct PnpHeader<T: AsRef<[u8]>> {
-    buffer: T,
-}
+view!(
+    /// A view of a `$PnP` header.
+    PnpHeader,
+    HEADER_LEN,
+    "$PnP header"
+);
 
 impl<T: AsRef<[u8]>> PnpHeader<T> {
-    /// Wrap without checking.
-    pub fn new_unchecked(buffer: T) -> Self {
-        PnpHeader { buffer }
-    }
-    /// Wrap, checking the buffer holds the 32 defined bytes.
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        need(buffer.as_ref(), HEADER_LEN, "$PnP header")?;
-        Ok(PnpHeader { buffer })
-    }
-    fn b(&self) -> &[u8] {
-        self.buffer.as_ref()
-    }
     /// Whether the signature is `$PnP`.
     pub fn has_signature(&self) -> bool {
         &self.b()[field::SIGNATURE] == SIGNATURE

@@ -14,7 +14,7 @@
 //! | 0x10 | 2    | code segment size |
 //! | 0x12 | 4    | bus type (`PCIR`) |
 
-use crate::error::{Error, ErrorKind, Result, need};
+use crate::error::{Error, ErrorKind, Result};
 use crate::field::{set_u16, u16_at, u32_at};
 
 #[allow(missing_docs)]
@@ -37,25 +37,14 @@ pub const HEADER_LEN: usize = field::END;
 /// The signature.
 pub const SIGNATURE: &[u8; 4] = b"UNDI";
 
-/// A view of an UNDI ROM ID.
-#[derive(Debug, Clone, Copy)]
-pub struct UndiRomId<T: AsRef<[u8]>> {
-    buffer: T,
-}
+view!(
+    /// A view of an UNDI ROM ID.
+    UndiRomId,
+    HEADER_LEN,
+    "UNDI ROM ID"
+);
 
 impl<T: AsRef<[u8]>> UndiRomId<T> {
-    /// Wrap without checking.
-    pub fn new_unchecked(buffer: T) -> Self {
-        UndiRomId { buffer }
-    }
-    /// Wrap, checking the buffer holds the defined fields.
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        need(buffer.as_ref(), HEADER_LEN, "UNDI ROM ID")?;
-        Ok(UndiRomId { buffer })
-    }
-    fn b(&self) -> &[u8] {
-        self.buffer.as_ref()
-    }
     /// Whether the signature is `UNDI`.
     pub fn has_signature(&self) -> bool {
         &self.b()[field::SIGNATURE] == SIGNATURE
