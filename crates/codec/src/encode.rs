@@ -53,10 +53,10 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
             depth: if v2 { 2048 } else { 4096 },
             optimal: true,
             per_class: true,
-            passes: 4,
+            passes: 6,
             chunk_first: 512,
             chunk: 128,
-            nice: 256,
+            nice: usize::MAX, // no skipping inside long matches
             max3: if v2 { 2048 } else { usize::MAX },
         },
     }
