@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use optrom_codec::{decompress, Format};
+use optrom_codec::{Format, decompress};
 
 fuzz_target!(|data: &[u8]| {
     for f in [Format::Efi, Format::Tiano] {

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use optrom_codec::{compress, decompress, Format, Level};
+use optrom_codec::{Format, Level, compress, decompress};
 
 fuzz_target!(|data: &[u8]| {
     for f in [Format::Efi, Format::Tiano] {

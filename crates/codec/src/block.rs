@@ -2,7 +2,7 @@
 
 use crate::bits::{Counter, Sink};
 use crate::decode::{NC, NT};
-use crate::huffman::{canonical_codes, code_lengths, MAX_LEN};
+use crate::huffman::{MAX_LEN, canonical_codes, code_lengths};
 
 /// Largest number of position symbols any configuration uses (v2: 20).
 pub(crate) const MAX_NP: usize = 20;
@@ -18,16 +18,26 @@ pub(crate) struct Tok {
 impl Tok {
     #[inline]
     pub fn lit(b: u8) -> Tok {
-        Tok { c: u16::from(b), p: 0 }
+        Tok {
+            c: u16::from(b),
+            p: 0,
+        }
     }
     #[inline]
     pub fn mat(len: usize, dist: usize) -> Tok {
         debug_assert!((3..=256).contains(&len) && dist >= 1);
-        Tok { c: (len + 253) as u16, p: (dist - 1) as u32 }
+        Tok {
+            c: (len + 253) as u16,
+            p: (dist - 1) as u32,
+        }
     }
     #[inline]
     pub fn len(self) -> usize {
-        if self.c < 256 { 1 } else { self.c as usize - 253 }
+        if self.c < 256 {
+            1
+        } else {
+            self.c as usize - 253
+        }
     }
 }
 
@@ -58,7 +68,11 @@ pub(crate) struct Hist {
 
 impl Hist {
     pub fn new() -> Self {
-        Hist { c: [0; NC], p: [0; MAX_NP], n: 0 }
+        Hist {
+            c: [0; NC],
+            p: [0; MAX_NP],
+            n: 0,
+        }
     }
     pub fn of(toks: &[Tok]) -> Self {
         let mut h = Hist::new();
@@ -231,7 +245,11 @@ impl Codes {
             }
         }
         for k in 0..np {
-            let l = if self.p_single.is_some() { 0 } else { u64::from(self.p_len[k]) };
+            let l = if self.p_single.is_some() {
+                0
+            } else {
+                u64::from(self.p_len[k])
+            };
             bits += u64::from(h.p[k]) * (l + k.saturating_sub(1) as u64);
         }
         bits
@@ -298,7 +316,11 @@ pub(crate) struct CostModel {
 
 impl CostModel {
     pub fn from_codes(k: &Codes, np: usize) -> CostModel {
-        let mut m = CostModel { lit: [0; 256], len: [0; 257], pos: [0; MAX_NP] };
+        let mut m = CostModel {
+            lit: [0; 256],
+            len: [0; 257],
+            pos: [0; MAX_NP],
+        };
         let cmax = k.c_len.iter().copied().max().unwrap_or(0);
         let c_pen = u32::from(cmax).max(8) + 2;
         for s in 0..NC {

@@ -2,7 +2,7 @@
 
 use crate::bits::Writer;
 use crate::block::{Codes, CostModel, Hist, Params, Tok};
-use crate::parse::{lazy, lazy_from_lists, optimal, MatchLists};
+use crate::parse::{MatchLists, lazy, lazy_from_lists, optimal};
 use crate::split::split;
 use crate::{CompressOptions, Format, Level};
 
@@ -64,11 +64,23 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
 
 fn params(opts: &CompressOptions) -> Params {
     match opts.format {
-        Format::Efi if opts.allow_16k_efi_distances => Params { pbit: 4, np: 15, max_dist: 16384 },
+        Format::Efi if opts.allow_16k_efi_distances => Params {
+            pbit: 4,
+            np: 15,
+            max_dist: 16384,
+        },
         // Positions 0..=8190 (UEFI spec): distance ≤ 8191.
-        Format::Efi => Params { pbit: 4, np: 14, max_dist: 8191 },
+        Format::Efi => Params {
+            pbit: 4,
+            np: 14,
+            max_dist: 8191,
+        },
         // 512 KiB window, positions ≤ 2^19 - 2 (symbols 0..=19).
-        Format::Tiano => Params { pbit: 5, np: 20, max_dist: (1 << 19) - 1 },
+        Format::Tiano => Params {
+            pbit: 5,
+            np: 20,
+            max_dist: (1 << 19) - 1,
+        },
     }
 }
 
@@ -77,7 +89,10 @@ pub(crate) fn compress(input: &[u8], opts: &CompressOptions) -> Vec<u8> {
 }
 
 pub(crate) fn compress_tuned(input: &[u8], opts: &CompressOptions, t: &Tuning) -> Vec<u8> {
-    assert!(u32::try_from(input.len()).is_ok(), "input larger than 4 GiB");
+    assert!(
+        u32::try_from(input.len()).is_ok(),
+        "input larger than 4 GiB"
+    );
     if input.is_empty() {
         // What EfiCompress writes for empty input: an 8-byte all-zero body
         // (decoders return at once because OrigSize is 0).

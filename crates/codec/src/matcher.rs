@@ -133,7 +133,11 @@ impl<'a> Matcher<'a> {
         if per_class && cbest >= MIN_MATCH {
             out.push((cbest as u16, cdist as u32));
         }
-        if best >= MIN_MATCH { (best, best_dist) } else { (0, 0) }
+        if best >= MIN_MATCH {
+            (best, best_dist)
+        } else {
+            (0, 0)
+        }
     }
 
     /// Longest match only: `(length, distance)`, length 0 if none.

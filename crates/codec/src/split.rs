@@ -1,6 +1,6 @@
 //! Cost-based block splitting.
 
-use crate::block::{block_bits, psym, Hist, Params, Tok};
+use crate::block::{Hist, Params, Tok, block_bits, psym};
 use crate::decode::NC;
 
 /// Largest number of symbols in a block the encoder writes.
@@ -18,7 +18,10 @@ struct Prefix<'a> {
 impl Prefix<'_> {
     fn hist(&self, a: usize, b: usize) -> Hist {
         let mut h = Hist::new();
-        let (x, y) = (&self.sums[a * self.stride..][..self.stride], &self.sums[b * self.stride..][..self.stride]);
+        let (x, y) = (
+            &self.sums[a * self.stride..][..self.stride],
+            &self.sums[b * self.stride..][..self.stride],
+        );
         for s in 0..NC {
             h.c[s] = y[s] - x[s];
         }
@@ -109,7 +112,13 @@ pub(crate) fn split(toks: &[Tok], params: &Params, chunk: usize) -> Vec<usize> {
         sums[(ci + 1) * stride..(ci + 2) * stride].copy_from_slice(&acc);
         bounds.push(bounds[ci] + ch.len());
     }
-    let pre = Prefix { stride, np, sums, bounds, params };
+    let pre = Prefix {
+        stride,
+        np,
+        sums,
+        bounds,
+        params,
+    };
     let mut out = Vec::new();
     let whole = pre.cost(0, m);
     pre.split(0, m, whole, &mut out);
