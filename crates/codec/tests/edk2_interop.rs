@@ -113,6 +113,8 @@ fn synthetic() -> Vec<(String, Vec<u8>)> {
         ("empty".into(), vec![]),
         ("one byte".into(), vec![0x41]),
         ("three bytes".into(), b"abc".to_vec()),
+        // Two C symbols of length 1: the T table has a single symbol.
+        ("bytes 0 and 1".into(), vec![0, 1]),
         ("zeros 100k".into(), vec![0; 100_000]),
         ("random 64k".into(), noise(65_536, 7)),
         ("pattern".into(), b"abcabcabdabcabcabd".repeat(3000)),
