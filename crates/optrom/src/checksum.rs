@@ -117,11 +117,24 @@ pub fn position(image: &[u8], pcir_at: usize, convention: Convention) -> Option<
 /// Make `image` sum to zero using `convention`. Returns the byte position
 /// written, or `None` when the convention keeps no checksum.
 pub fn fix(image: &mut [u8], pcir_at: usize, convention: Convention) -> Option<usize> {
+    set_sum(image, pcir_at, convention, 0)
+}
+
+/// Write the convention's byte so that the checksummed span sums to `target`.
+/// Operations that change a few bytes of an image pass the sum the image had
+/// before, so a valid image stays valid and nothing else about it changes.
+pub fn set_sum(image: &mut [u8], pcir_at: usize, convention: Convention, target: u8) -> Option<usize> {
     let at = position(image, pcir_at, convention)?;
     let code_type = Pcir::new_checked(&image[pcir_at..]).ok()?.code_type();
     let span = span(image, code_type).min(image.len());
     image[at] = 0;
     let sum = byte_sum(&image[..span]);
-    image[at] = 0u8.wrapping_sub(sum);
+    image[at] = target.wrapping_sub(sum);
     Some(at)
+}
+
+/// The 8-bit sum over the span firmware checks.
+pub fn span_sum(image: &[u8], pcir_at: usize) -> u8 {
+    let code_type = Pcir::new_checked(image.get(pcir_at..).unwrap_or(&[])).map(|p| p.code_type()).unwrap_or(CodeType::PcAt);
+    byte_sum(&image[..span(image, code_type).min(image.len())])
 }

@@ -83,12 +83,16 @@ pub fn images(rom: &[u8]) -> Result<Vec<ImageRef<'_>>, EditError> {
 }
 
 /// Copy `image`, set or clear its last-image bit, and re-fix its checksum in the
-/// convention it used before.
+/// convention it used before. The image keeps the sum it had: a valid image stays
+/// valid, and an image whose bit is already right comes out byte for byte.
 fn rechain(image: &ImageRef<'_>, last: bool) -> Vec<u8> {
     let convention = checksum::detect(image.bytes, image.pcir_offset);
+    let before = checksum::span_sum(image.bytes, image.pcir_offset);
     let mut bytes = image.bytes.to_vec();
     Pcir::new_unchecked(&mut bytes[image.pcir_offset..]).set_last(last);
-    checksum::fix(&mut bytes, image.pcir_offset, convention);
+    if bytes != image.bytes {
+        checksum::set_sum(&mut bytes, image.pcir_offset, convention, before);
+    }
     bytes
 }
 
@@ -284,6 +288,7 @@ pub fn set_ids(rom: &[u8], vendor: u16, devices: &[u16], select: ImageSelect) ->
             continue;
         }
         let convention = checksum::detect(image.bytes, image.pcir_offset);
+        let before = checksum::span_sum(image.bytes, image.pcir_offset);
         let bytes = &mut out[image.offset..image.end()];
         let at = image.pcir_offset;
         let (is30, list_ptr) = {
@@ -317,9 +322,9 @@ pub fn set_ids(rom: &[u8], vendor: u16, devices: &[u16], select: ImageSelect) ->
                 wanted: devices.len(),
             });
         }
-        // `fix` never targets byte 6 of an EFI image, nor an image without a checksum.
+        // `set_sum` never targets byte 6 of an EFI image, nor an image without a checksum.
         if convention != Convention::None && convention != Convention::Other {
-            checksum::fix(bytes, at, convention);
+            checksum::set_sum(bytes, at, convention, before);
         }
     }
     Ok(out)

@@ -140,3 +140,24 @@ fn nic_checks_on_real_roms() {
     assert!(f.message.contains("118784 over"), "{}", f.message);
     assert!(Path::new("/usr/lib/ipxe/qemu/efi-e1000.rom").exists());
 }
+
+/// Found by fuzzing: an image whose checksum is already broken must come out of
+/// split + combine unchanged (operations keep an image's sum, they do not
+/// silently "repair" images they did not modify).
+#[test]
+fn split_combine_keeps_a_broken_checksum_as_it_is() {
+    let Some(mut data) = read("/usr/lib/ipxe/qemu/efi-e1000.rom") else { return };
+    data[0x1000] ^= 0x10;
+    let (manifest, files) = optrom::edit::split(&data).unwrap();
+    let rebuilt = optrom::edit::combine_manifest(&manifest, |name| {
+        files.iter().find(|f| f.name == name).map(|f| f.bytes.clone()).ok_or_else(|| name.to_string())
+    })
+    .unwrap();
+    assert_eq!(rebuilt, data);
+    // Re-chaining still keeps the (broken) sum: flipping the last-image bit moves byte 6.
+    let legacy = &data[..0x12600];
+    let alone = optrom::edit::combine(&[legacy]).unwrap();
+    let sum = |b: &[u8]| b.iter().fold(0u8, |a, x| a.wrapping_add(*x));
+    assert_eq!(sum(&alone), sum(legacy));
+    assert_ne!(alone[6], legacy[6]);
+}
