@@ -286,7 +286,7 @@ impl PcirRepr {
 /// Returns the IDs without the terminator. Fails when the pointer leaves the image
 /// or the list runs off its end without a terminator.
 pub fn device_list(image: &[u8], pcir_at: usize, pointer: u16) -> Result<Vec<u16>> {
-    let start = pcir_at.checked_add(usize::from(pointer)).unwrap_or(usize::MAX);
+    let start = pcir_at.saturating_add(usize::from(pointer));
     if start >= image.len() {
         return Err(Error::new(
             pcir_at + field::DEVICE_LIST,

@@ -287,7 +287,7 @@ fn image_info(image: &ImageRef<'_>, problems: &mut Vec<Finding>) -> ImageInfo {
     let pcir_at = image.pcir_offset;
     let code_type = view.code_type();
 
-    if pcir_at % 4 != 0 {
+    if !pcir_at.is_multiple_of(4) {
         problems.push(Finding::new(
             Severity::Error,
             "pcir-alignment",

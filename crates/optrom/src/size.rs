@@ -31,9 +31,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// A size in the most readable binary unit (`256 KiB`, `243712 B`).
 pub fn human(size: u64) -> String {
-    if size >= 1 << 20 && size % (1 << 20) == 0 {
+    if size >= 1 << 20 && size.is_multiple_of(1 << 20) {
         format!("{} MiB", size >> 20)
-    } else if size >= 1 << 10 && size % (1 << 10) == 0 {
+    } else if size >= 1 << 10 && size.is_multiple_of(1 << 10) {
         format!("{} KiB", size >> 10)
     } else {
         format!("{size} B")
