@@ -20,7 +20,8 @@ pub(crate) struct Tuning {
     pub chunk: usize,
     /// Optimal parse: consider the longest match of every position class.
     pub per_class: bool,
-    /// Lazy parse: take matches of this length at once.
+    /// Lazy parse: take matches of this length at once. Optimal parse:
+    /// after a match this long, positions inside it only get its continuation.
     pub nice: usize,
     /// Lazy parse: length-3 matches are only taken up to this distance.
     pub max3: usize,
@@ -45,7 +46,7 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
             per_class: true,
             passes: 2,
             chunk_first: 1024,
-            chunk: 512,
+            chunk: 256,
             nice: 256,
             max3: if v2 { 2048 } else { usize::MAX },
         },

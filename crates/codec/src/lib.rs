@@ -39,15 +39,23 @@ pub enum Format {
 }
 
 /// Compression effort.
+///
+/// All levels write spec-conformant streams; they differ only in how hard
+/// they search (see `BENCHMARKS.md` for sizes and times).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Level {
-    /// Hash-chain lazy matching with fixed-effort cost-based block splitting.
+    /// One-step lazy matching over hash chains (depth 128; 384 for Tiano),
+    /// then cost-based block splitting. Smaller and faster than EDK2's
+    /// compressor.
     Fast,
-    /// Cost-based optimal parsing with one cost refinement and block splitting.
+    /// Cost-based optimal parsing (shortest path over Huffman code lengths)
+    /// over the longest match of every position class (chain depth 96; 128
+    /// for Tiano), two cost-refinement passes with per-block costs,
+    /// cost-based block splitting.
     #[default]
     Default,
-    /// Iterated cost-based optimal parsing over deep match lists and
-    /// fine-grained cost-based block splitting.
+    /// As `Default` with deep chains (4096; 2048 for Tiano), up to six
+    /// refinement passes and finer block splitting.
     Best,
 }
 
