@@ -345,7 +345,9 @@ impl Decoder<'_> {
     }
 
     fn run(&mut self, orig: usize, comp: u64) -> Result<Vec<u8>, DecodeError> {
-        let mut out: Vec<u8> = Vec::with_capacity(orig);
+        // Reserve for a typical ratio; the vector grows (up to `orig`) if
+        // the stream is more compressible, so garbage headers cost little.
+        let mut out: Vec<u8> = Vec::with_capacity(orig.min(4096usize.max(comp as usize * 4)));
         let mut remaining: u32 = 0;
         while out.len() < orig {
             if remaining == 0 {
