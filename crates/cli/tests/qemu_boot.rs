@@ -215,3 +215,46 @@ fn rebuilt_e1000_rom_boots_under_ovmf_from_the_compressed_driver() {
     assert!(features.contains(" EFI"), "{features}");
     assert!(out.contains("using 82540em on 0000:00:01.0"), "{out}");
 }
+
+/// Debian's "Opt1": one e1000 ROM with every architecture's EFI driver (legacy,
+/// x64, then aa64/riscv64/loongarch64 — Debian's x64 driver relabelled, as Debian
+/// ships no such iPXE builds), packed by `optrom pack` into a 512 KiB bucket. OVMF
+/// must skip the foreign images and run the x64 one; SeaBIOS the legacy one.
+#[test]
+fn packed_multiarch_rom_boots_under_seabios_and_ovmf() {
+    if !qemu_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let optrom = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_optrom")).args(args).output().unwrap();
+        assert!(out.status.success(), "optrom {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let parts = dir.path().join("parts");
+    optrom(&["split", E1000_ROM, "-o", parts.to_str().unwrap()]);
+    let x64 = std::fs::read(parts.join("01-efi-x64-8086-100e.efi")).unwrap();
+    let nt = u32::from_le_bytes(x64[0x3C..0x40].try_into().unwrap()) as usize;
+    let mut manifest = format!(
+        "[set]\nlayout = \"combined\"\nbucket = \"512K\"\npad = \"bucket\"\nlevel = \"fast\"\n\n[[nic]]\nmodel = \"e1000\"\nlegacy = \"{E1000_LEGACY_ONLY_ROM}\"\nefi.x64 = \"parts/01-efi-x64-8086-100e.efi\"\n"
+    );
+    for (arch, machine) in [("aa64", 0xAA64u16), ("riscv64", 0x5064), ("loongarch64", 0x6264)] {
+        let mut pe = x64.clone();
+        pe[nt + 4..nt + 6].copy_from_slice(&machine.to_le_bytes());
+        std::fs::write(dir.path().join(format!("{arch}.efi")), pe).unwrap();
+        manifest += &format!("efi.{arch} = \"{arch}.efi\"\n");
+    }
+    let manifest_path = dir.path().join("opt1.toml");
+    std::fs::write(&manifest_path, manifest).unwrap();
+    let out = dir.path().join("out");
+    optrom(&["pack", manifest_path.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let rom = out.join("efi-e1000.rom");
+    assert_eq!(std::fs::metadata(&rom).unwrap().len(), 524288);
+
+    let report = boot("seabios", "e1000", &rom).unwrap_or_else(|e| panic!("{e}"));
+    assert!(console(&report).contains("using 82540em on 0000:00:02.0"), "{report}");
+    let report = boot("ovmf", "e1000", &rom).unwrap_or_else(|e| panic!("{e}"));
+    let out = console(&report);
+    let features = out.lines().find(|l| l.contains("Features:")).unwrap_or_else(|| panic!("no Features line:\n{out}"));
+    assert!(features.contains(" EFI"), "{features}");
+    assert!(out.contains("using 82540em on 0000:00:01.0"), "{out}");
+}
