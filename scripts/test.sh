@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(ipxe-qemu ipxe seabios ovmf python3-dev python3-pip gcc chromium)
 PY_PACKAGES=(uefi_firmware)
-FUZZ_SECONDS=${OPTROM_FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${OPTROM_FUZZ_SECONDS:-60}
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
