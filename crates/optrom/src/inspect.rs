@@ -244,10 +244,15 @@ pub fn inspect(data: &[u8]) -> Result<RomInfo, NotARom> {
     }
     if data.len() < 2 || data[0] != 0x55 || data[1] != 0xAA {
         let found = data.iter().take(2).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+        let hint = if data.starts_with(b"MZ") {
+            " (this is a PE/COFF image: `optrom efirom` builds an option ROM from an EFI driver)"
+        } else {
+            ""
+        };
         return Err(NotARom {
             offset: 0,
             field: "signature",
-            message: format!("not an option ROM: expected 55 AA, found {found}"),
+            message: format!("not an option ROM: expected 55 AA, found {found}{hint}"),
         });
     }
     let walk = chain::walk(data);
