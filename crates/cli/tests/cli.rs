@@ -232,3 +232,23 @@ fn compress_decompress_round_trip_and_bad_stream() {
     assert!(stderr.contains("cut.z: offset 0x") && stderr.contains("field efi stream: truncated"), "{stderr}");
     assert!(!target.exists(), "a failed decompress must not leave an output file");
 }
+
+#[test]
+fn structure_checksums_are_checked() {
+    let Some(mut data) = rom("/usr/lib/ipxe/qemu/pxe-e1000.rom") else { return };
+    // One byte inside each of $PnP (0x40), UNDI (0x84) and iPXE (0x9c), off their signatures.
+    for at in [0x4C, 0x8E, 0xA4] {
+        data[at] ^= 0x01;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = temp_with(&dir, "structs.rom", &data);
+    let (stdout, _) = text(&optrom(&["check", p.to_str().unwrap()]));
+    for needle in [
+        "offset 0x49, field $PnP.Checksum: the $PnP header does not sum to 0 [pnp-checksum]",
+        "offset 0x89, field UNDI.Checksum: the UNDI ROM ID does not sum to 0 [undi-checksum]",
+        "offset 0xa1, field iPXE.Checksum: the iPXE header does not sum to 0 [ipxe-checksum]",
+        "offset 0x6, field checksum",
+    ] {
+        assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
+    }
+}

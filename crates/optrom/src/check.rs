@@ -146,41 +146,24 @@ fn seabios_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
             "no $PnP header: SeaBIOS runs the ROM's init but registers no boot entry",
         ));
     }
-    for pnp in &legacy.pnp {
-        if !pnp.checksum_valid {
+    // Structures with their own checksums: (rule, field, what, file offset of the byte, valid).
+    let structures = legacy
+        .pnp
+        .iter()
+        .map(|p| ("pnp-checksum", "$PnP.Checksum", "the $PnP header", p.offset + 9, p.checksum_valid))
+        .chain(legacy.undi.iter().map(|u| ("undi-checksum", "UNDI.Checksum", "the UNDI ROM ID", u.offset + 5, u.checksum_valid)))
+        .chain(legacy.ipxe.iter().map(|x| ("ipxe-checksum", "iPXE.Checksum", "the iPXE header", x.offset + 5, x.checksum_valid)));
+    for (rule, field, what, offset, valid) in structures {
+        if !valid {
             out.push(Finding::new(
                 Severity::Warning,
-                "pnp-checksum",
+                rule,
                 Some(image.index),
-                Some(image.offset + pnp.offset + 9),
-                "$PnP.Checksum",
-                "the $PnP header does not sum to 0",
+                Some(image.offset + offset),
+                field,
+                format!("{what} does not sum to 0"),
             ));
         }
-    }
-    if let Some(undi) = &legacy.undi
-        && !undi.checksum_valid
-    {
-        out.push(Finding::new(
-            Severity::Warning,
-            "undi-checksum",
-            Some(image.index),
-            Some(image.offset + undi.offset + 5),
-            "UNDI.Checksum",
-            "the UNDI ROM ID does not sum to 0",
-        ));
-    }
-    if let Some(ipxe) = &legacy.ipxe
-        && !ipxe.checksum_valid
-    {
-        out.push(Finding::new(
-            Severity::Warning,
-            "ipxe-checksum",
-            Some(image.index),
-            Some(image.offset + ipxe.offset + 5),
-            "iPXE.Checksum",
-            "the iPXE header does not sum to 0",
-        ));
     }
 }
 
