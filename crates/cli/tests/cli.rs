@@ -252,3 +252,17 @@ fn structure_checksums_are_checked() {
         assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
     }
 }
+
+#[test]
+fn looping_pnp_chain_is_reported_once() {
+    let Some(mut data) = rom("/usr/lib/ipxe/qemu/pxe-e1000.rom") else { return };
+    data[0x46] = 0x40; // $PnP at 0x40: next header -> itself
+    data[0x47] = 0x00;
+    let dir = tempfile::tempdir().unwrap();
+    let p = temp_with(&dir, "loop.rom", &data);
+    let out = optrom(&["info", "--json", p.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["files"][0]["images"][0]["legacy"]["pnp"].as_array().unwrap().len(), 1);
+    let (stdout, _) = text(&optrom(&["check", p.to_str().unwrap()]));
+    assert!(stdout.contains("offset 0x40, field $PnP.NextHeader: the $PnP chain loops back"), "{stdout}");
+}

@@ -394,9 +394,20 @@ fn pnp_chain(image: &ImageRef<'_>, first: u16, problems: &mut Vec<Finding>) -> V
     let bytes = image.bytes;
     let mut out = Vec::new();
     let mut at = usize::from(first);
-    // A header is at least 32 bytes, so a longer chain must loop.
-    let max = bytes.len() / PNP_MIN_LEN + 1;
-    while at != 0 && out.len() < max {
+    let mut visited = Vec::new();
+    while at != 0 {
+        if visited.contains(&at) {
+            problems.push(Finding::new(
+                Severity::Warning,
+                "pnp",
+                Some(image.index),
+                Some((image.offset + at) as u64),
+                "$PnP.NextHeader",
+                "the $PnP chain loops back to a header already seen",
+            ));
+            break;
+        }
+        visited.push(at);
         let Some(view) = bytes.get(at..).and_then(|b| PnpHeader::new_checked(b).ok()) else {
             if out.is_empty() {
                 break; // pointer at 0x1A holds something else: not a PnP ROM.
@@ -444,8 +455,6 @@ fn pnp_chain(image: &ImageRef<'_>, first: u16, problems: &mut Vec<Finding>) -> V
     out
 }
 
-/// The smallest `$PnP` header (one 16-byte unit).
-const PNP_MIN_LEN: usize = 16;
 
 fn c_string(bytes: &[u8], at: u16) -> Option<String> {
     if at == 0 {
