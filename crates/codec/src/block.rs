@@ -56,6 +56,8 @@ pub(crate) struct Params {
     pub np: usize,
     /// Largest distance (position value + 1).
     pub max_dist: usize,
+    /// Header-aware code construction ([`Codes::new_opt`]).
+    pub opt_header: bool,
 }
 
 /// Symbol frequencies of a block.
@@ -104,6 +106,9 @@ pub(crate) struct Codes {
     pub t_code: [u16; NT],
     pub t_single: Option<u16>,
     pub t_freq: [u32; NT],
+    /// Zero-run coding of the C lengths: `None` = EDK2's fixed rules,
+    /// otherwise the T symbol sequence (symbol, extra value).
+    pub cseq: Option<Vec<(u8, u16)>>,
 }
 
 fn single(freq: &[u32]) -> Option<Option<u16>> {
@@ -133,6 +138,7 @@ impl Codes {
             t_code: [0; NT],
             t_single: None,
             t_freq: [0; NT],
+            cseq: None,
         });
         match single(&h.c) {
             Some(s) => k.c_single = Some(s.unwrap_or(0)),
@@ -189,8 +195,208 @@ impl Codes {
 
     fn count_t_freq(&mut self) {
         let mut f = [0u32; NT];
-        Self::c_len_symbols(&self.c_len, |t, _, _| f[t] += 1);
+        self.c_syms(|t, _, _| f[t] += 1);
         self.t_freq = f;
+    }
+
+    /// The C-length T symbols as written: `emit(t_symbol, extra_bits, extra_value)`.
+    fn c_syms(&self, mut emit: impl FnMut(usize, u32, u32)) {
+        match &self.cseq {
+            None => Self::c_len_symbols(&self.c_len, emit),
+            Some(v) => {
+                for &(t, x) in v {
+                    let eb = match t {
+                        1 => 4,
+                        2 => 9,
+                        _ => 0,
+                    };
+                    emit(t as usize, eb, u32::from(x));
+                }
+            }
+        }
+    }
+
+    /// As [`Codes::new`], but with header-aware choices (exact bit counts):
+    /// cost-based zero-run coding of the C lengths, and T/P code lengths
+    /// limited where the 3-bit/unary length coding makes that cheaper.
+    pub fn new_opt(h: &Hist, np: usize) -> Box<Codes> {
+        let mut k = Codes::new(h, np);
+        if k.c_single.is_none() {
+            k.opt_c_header();
+            let cbody = |l: &[u8; NC]| -> u64 {
+                h.c.iter().zip(l.iter()).map(|(&f, &l)| u64::from(f) * u64::from(l)).sum()
+            };
+            let mut best = (k.t_header_bits() + cbody(&k.c_len), k.c_len);
+            let betas: &[u32] = &BETAS;
+            for &beta in betas {
+                let mut f = [0u32; NC];
+                for s in 0..NC {
+                    if h.c[s] > 0 {
+                        f[s] = h.c[s] * 16 + beta;
+                    }
+                }
+                let mut l = [0u8; NC];
+                code_lengths(&f, MAX_LEN, &mut l);
+                if l == best.1 {
+                    continue;
+                }
+                k.c_len = l;
+                k.cseq = None;
+                k.count_t_freq();
+                k.opt_c_header();
+                let b = k.t_header_bits() + cbody(&l);
+                if b < best.0 {
+                    best = (b, l);
+                }
+            }
+            {
+                for _ in 0..DP_ITERS {
+                    // T costs of the current choice.
+                    k.c_len = best.1;
+                    k.cseq = None;
+                    k.count_t_freq();
+                    k.opt_c_header();
+                    let tmax = k.t_len.iter().copied().max().unwrap_or(0);
+                    let mut tau = [0u32; 17];
+                    for d in 1..=16usize {
+                        tau[d] = if k.t_single.is_some() {
+                            if k.t_single == Some((d + 2) as u16) { 0 } else { 6 }
+                        } else if k.t_len[d + 2] == 0 {
+                            u32::from(tmax) + 2
+                        } else {
+                            u32::from(k.t_len[d + 2])
+                        };
+                    }
+                    let l = dp_lengths(&h.c, &tau, &best.1, DP_WINDOW);
+                    if l == best.1 || !complete(&l, &h.c) {
+                        break;
+                    }
+                    k.c_len = l;
+                    k.cseq = None;
+                    k.count_t_freq();
+                    k.opt_c_header();
+                    let b = k.t_header_bits() + cbody(&l);
+                    if b < best.0 {
+                        best = (b, l);
+                    } else {
+                        break;
+                    }
+                }
+            }
+            if k.c_len != best.1 {
+                k.c_len = best.1;
+                k.cseq = None;
+                k.count_t_freq();
+                k.opt_c_header();
+            }
+            canonical_codes(&k.c_len, &mut k.c_code);
+        }
+        if k.p_single.is_none() {
+            k.opt_p(h, np);
+        }
+        k
+    }
+
+    fn t_header_bits(&self) -> u64 {
+        let mut c = Counter::default();
+        match self.t_single {
+            Some(_) => c.put(10, 0),
+            None => write_pt_len(&mut c, &self.t_len, 5, Some(3)),
+        }
+        let (tl, single) = (&self.t_len, self.t_single.is_some());
+        self.c_syms(|t, eb, _| {
+            if !single {
+                c.0 += u64::from(tl[t]);
+            }
+            c.0 += u64::from(eb);
+        });
+        c.0
+    }
+
+    /// Choose T lengths for the current T frequencies (length limit by exact cost).
+    fn fit_t(&mut self) {
+        match single(&self.t_freq) {
+            Some(s) => {
+                self.t_single = Some(s.unwrap_or(0));
+                self.t_len = [0; NT];
+            }
+            None => {
+                self.t_single = None;
+                let used = self.t_freq.iter().filter(|&&f| f > 0).count();
+                let minlim = (usize::BITS - (used - 1).leading_zeros()).max(1);
+                let mut best: Option<(u64, [u8; NT])> = None;
+                let mut lim = MAX_LEN;
+                loop {
+                    let mut l = [0u8; NT];
+                    code_lengths(&self.t_freq, lim, &mut l);
+                    self.t_len = l;
+                    let b = self.t_header_bits();
+                    if best.is_none_or(|(c, _)| b < c) {
+                        best = Some((b, l));
+                    }
+                    let mx = u32::from(*l.iter().max().unwrap());
+                    if mx <= 5 || mx <= minlim {
+                        break;
+                    }
+                    lim = mx - 1;
+                }
+                self.t_len = best.unwrap().1;
+            }
+        }
+    }
+
+    fn opt_c_header(&mut self) {
+        // Start: EDK2's rules (already in place), fit T, then re-plan zero runs
+        // with the T lengths and iterate.
+        self.fit_t();
+        let mut best_bits = self.t_header_bits();
+        let mut best_state = (self.cseq.clone(), self.t_len, self.t_single, self.t_freq);
+        for _ in 0..3 {
+            if self.t_single.is_some() {
+                break;
+            }
+            let cost = |t: usize| -> u32 {
+                if self.t_len[t] == 0 { 1000 } else { u32::from(self.t_len[t]) }
+            };
+            let seq = plan_c(&self.c_len, cost(0), cost(1) + 4, cost(2) + 9);
+            self.cseq = Some(seq);
+            self.count_t_freq();
+            self.fit_t();
+            let b = self.t_header_bits();
+            if b < best_bits {
+                best_bits = b;
+                best_state = (self.cseq.clone(), self.t_len, self.t_single, self.t_freq);
+            } else {
+                break;
+            }
+        }
+        (self.cseq, self.t_len, self.t_single, self.t_freq) = best_state;
+        if self.t_single.is_none() {
+            canonical_codes(&self.t_len, &mut self.t_code);
+        }
+    }
+
+    fn opt_p(&mut self, h: &Hist, np: usize) {
+        let used = h.p[..np].iter().filter(|&&f| f > 0).count();
+        let minlim = (usize::BITS - (used - 1).leading_zeros()).max(1);
+        let pbits = |l: &[u8]| -> u64 {
+            let mut c = Counter::default();
+            write_pt_len(&mut c, l, 4, None);
+            c.0 + (0..np).map(|i| u64::from(h.p[i]) * u64::from(l[i])).sum::<u64>()
+        };
+        let mut best = (pbits(&self.p_len[..np]), self.p_len);
+        let mut lim = u32::from(*self.p_len[..np].iter().max().unwrap());
+        while lim > minlim.max(3) {
+            lim -= 1;
+            let mut l = [0u8; MAX_NP];
+            code_lengths(&h.p[..np], lim, &mut l[..np]);
+            let b = pbits(&l[..np]);
+            if b < best.0 {
+                best = (b, l);
+            }
+        }
+        self.p_len = best.1;
+        canonical_codes(&self.p_len[..np], &mut self.p_code[..np]);
     }
 
     /// Write the block header (size, T, C and P lengths).
@@ -214,7 +420,7 @@ impl Codes {
             s.put(9, n as u32);
             let (tl, tc) = (&self.t_len, &self.t_code);
             let single = self.t_single.is_some();
-            Self::c_len_symbols(&self.c_len, |t, eb, ev| {
+            self.c_syms(|t, eb, ev| {
                 if !single {
                     s.put(u32::from(tl[t]), u32::from(tc[t]));
                 }
@@ -227,6 +433,15 @@ impl Codes {
                 s.put(params.pbit, u32::from(p));
             }
             None => write_pt_len(s, &self.p_len[..params.np], params.pbit, None),
+        }
+    }
+
+    /// Codes for writing (most effort).
+    pub fn final_codes(h: &Hist, params: &Params) -> Box<Codes> {
+        if params.opt_header {
+            Codes::new_opt(h, params.np)
+        } else {
+            Codes::new(h, params.np)
         }
     }
 
@@ -267,6 +482,202 @@ impl Codes {
             }
         }
     }
+}
+
+/// Code lengths minimising `Σ f·len + τ[len]` over used symbols, subject to a
+/// complete code of at most 16 bits (lengths monotone in frequency).
+pub(crate) fn dp_lengths(freq: &[u32; NC], tau: &[u32; 17], guide: &[u8; NC], win: usize) -> [u8; NC] {
+    thread_local! {
+        static BUF: std::cell::RefCell<(Vec<u32>, Vec<u32>, Vec<u8>)> =
+            const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
+    }
+    let mut syms: Vec<(u32, u16)> = (0..NC)
+        .filter(|&s| freq[s] > 0)
+        .map(|s| (freq[s], s as u16))
+        .collect();
+    syms.sort_unstable_by(|a, b| b.cmp(a));
+    let m = syms.len();
+    const INF: u32 = u32::MAX;
+    // Window: at depth d only symbols whose guide length is within `win` of d
+    // are assigned (the guide is monotone in this order).
+    let mut glen: Vec<usize> = syms.iter().map(|&(_, s)| guide[s as usize] as usize).collect();
+    for i in 1..m {
+        glen[i] = glen[i].max(glen[i - 1]);
+    }
+    // lo[d] = #(glen < d - win), hi[d] = #(glen <= d + win).
+    let mut lo = [0usize; 18];
+    let mut hi = [0usize; 18];
+    for d in 0..18 {
+        lo[d] = glen.iter().take_while(|&&g| g + win < d).count();
+        hi[d] = glen.iter().take_while(|&&g| g <= d + win).count();
+    }
+    // States (i assigned, a free slots at the current depth), a ≤ m - i,
+    // stored triangularly. A state at depth d also needs a·2^(16-d) ≥ m - i.
+    let tri = |i: usize| i * (m + 1) - i * i.saturating_sub(1) / 2;
+    let size = tri(m) + 1;
+    BUF.with(|b| {
+        let mut b = b.borrow_mut();
+        let (cur, next, from) = &mut *b;
+        cur.clear();
+        cur.resize(size, INF);
+        next.clear();
+        next.resize(size, INF);
+        if from.len() < 17 * size {
+            from.resize(17 * size, 0);
+        }
+        // from[d][state]: 1 = assigned at this depth, 2 = came from depth d - 1
+        // (only states reached in this call are ever read).
+        cur[tri(0) + 2] = 0;
+        from[size + tri(0) + 2] = 2;
+        let mut best = (INF, 0usize);
+        // Reachable i range at the current depth.
+        let mut ihi = 0usize;
+        for d in 1..=16usize {
+            let amin = |i: usize| ((m - i) >> (16 - d)).max(1);
+            if d > 1 {
+                for i in lo[d]..=ihi.min(hi[d]) {
+                    let ti = tri(i);
+                    let lim = (m - i).min(1 << d);
+                    for a in 0..=lim {
+                        next[ti + a] = INF;
+                    }
+                }
+                for i in lo[d]..=ihi.min(hi[d]) {
+                    let ti = tri(i);
+                    let lo = amin(i).div_ceil(2);
+                    let hi = ((m - i) / 2).min(1 << (d - 1));
+                    for a in lo..=hi {
+                        let c = cur[ti + a];
+                        if c != INF {
+                            next[ti + 2 * a] = c;
+                            from[d * size + ti + 2 * a] = 2;
+                        }
+                    }
+                }
+                std::mem::swap(cur, next);
+            }
+            let td = tau[d];
+            let fd = &mut from[d * size..(d + 1) * size];
+            let amax = 1usize << d;
+            for i in lo[d]..m.min(hi[d]) {
+                if i > ihi {
+                    break;
+                }
+                let step = syms[i].0 * d as u32 + td;
+                let (ti, tn) = (tri(i), tri(i + 1));
+                let hi = (m - i).min(amax);
+                let lo = amin(i);
+                for a in lo..=hi {
+                    let c = cur[ti + a];
+                    if c == INF {
+                        continue;
+                    }
+                    let c2 = c + step;
+                    let j = tn + a - 1;
+                    if c2 < cur[j] {
+                        cur[j] = c2;
+                        fd[j] = 1;
+                        if i + 1 > ihi {
+                            ihi = i + 1;
+                        }
+                    }
+                }
+            }
+            let c = cur[tri(m)];
+            if ihi == m && hi[d] == m && c < best.0 {
+                best = (c, d);
+            }
+        }
+        if best.0 == INF {
+            return *guide;
+        }
+        let mut lens = [0u8; NC];
+        let (mut d, mut i, mut a) = (best.1, m, 0usize);
+        while i > 0 {
+            match from[d * size + tri(i) + a] {
+                1 => {
+                    i -= 1;
+                    a += 1;
+                    lens[syms[i].1 as usize] = d as u8;
+                }
+                _ => {
+                    d -= 1;
+                    a /= 2;
+                }
+            }
+        }
+        lens
+    })
+}
+
+/// Whether `lens` is a complete code of at most 16 bits covering exactly
+/// the used symbols of `freq`.
+fn complete(lens: &[u8], freq: &[u32]) -> bool {
+    let mut sum = 0u64;
+    for (&l, &f) in lens.iter().zip(freq) {
+        if (l == 0) != (f == 0) || l > 16 {
+            return false;
+        }
+        if l > 0 {
+            sum += 1u64 << (16 - l);
+        }
+    }
+    sum == 1 << 16
+}
+
+/// Flattening offsets (in 1/16 of a use) tried on the C frequencies before
+/// the exact optimisation of the C lengths.
+const BETAS: [u32; 4] = [8, 16, 32, 64];
+/// Rounds of (T costs → optimal C lengths).
+const DP_ITERS: usize = 1;
+/// Search window of the C-length optimisation around the Huffman lengths.
+const DP_WINDOW: usize = 2;
+
+/// Cheapest T-symbol coding of the C lengths' zero runs, given the cost of
+/// one T 0 (one zero), one T 1 (3..=18 zeros) and one T 2 (20..=531 zeros),
+/// extra bits included.
+fn plan_c(c_len: &[u8; NC], c0: u32, c1: u32, c2: u32) -> Vec<(u8, u16)> {
+    let n = trimmed(c_len);
+    let mut out = Vec::with_capacity(n);
+    let mut i = 0;
+    while i < n {
+        let k = c_len[i];
+        i += 1;
+        if k != 0 {
+            out.push((k + 2, 0));
+            continue;
+        }
+        let mut r = 1usize;
+        while i < n && c_len[i] == 0 {
+            i += 1;
+            r += 1;
+        }
+        // Without T 2: k1 T 1 pieces and k0 T 0s.
+        let mut best = (u64::MAX, 0usize);
+        for k1 in 0..=r / 3 {
+            let k0 = r.saturating_sub(18 * k1);
+            let c = k0 as u64 * u64::from(c0) + k1 as u64 * u64::from(c1);
+            if c < best.0 {
+                best = (c, k1);
+            }
+        }
+        if r >= 20 && u64::from(c2) < best.0 {
+            out.push((2, (r - 20) as u16));
+            continue;
+        }
+        let k1 = best.1;
+        let k0 = r.saturating_sub(18 * k1);
+        let mut z = r - k0; // zeros covered by T 1 pieces
+        for j in 0..k1 {
+            let left = k1 - j - 1;
+            // Largest piece that leaves at least 3 per remaining piece.
+            let take = (z - 3 * left).min(18);
+            out.push((1, (take - 3) as u16));
+            z -= take;
+        }
+        out.extend(std::iter::repeat_n((0u8, 0u16), k0));
+    }
+    out
 }
 
 /// T or P lengths: count, then 3-bit or unary lengths (with the 2-bit zero
@@ -353,5 +764,33 @@ impl CostModel {
             m.pos[s] = u32::MAX / 4;
         }
         m
+    }
+}
+
+impl CostModel {
+    /// Break ties between paths of equal integer cost by the entropy
+    /// (−log2 frequency) costs of `h`: every cost becomes `W·bits + F·entropy`.
+    pub fn with_entropy_ties(mut self, h: &Hist, np: usize, w: u32, f: f64) -> CostModel {
+        let nc: f64 = h.c.iter().map(|&x| f64::from(x)).sum();
+        let npp: f64 = h.p[..np].iter().map(|&x| f64::from(x)).sum();
+        let frac = |x: u32, tot: f64, int: u32| -> u32 {
+            if x == 0 || tot == 0.0 {
+                (f64::from(int) * f) as u32
+            } else {
+                (-(f64::from(x) / tot).log2() * f).round() as u32
+            }
+        };
+        for s in 0..256 {
+            self.lit[s] = self.lit[s] * w + frac(h.c[s], nc, self.lit[s]);
+        }
+        for l in 3..=256 {
+            self.len[l] = self.len[l] * w + frac(h.c[l + 253], nc, self.len[l]);
+        }
+        for k in 0..np {
+            let extra = k.saturating_sub(1) as u32;
+            let base = self.pos[k] - extra;
+            self.pos[k] = self.pos[k] * w + frac(h.p[k], npp, base) + (f64::from(extra) * f) as u32;
+        }
+        self
     }
 }

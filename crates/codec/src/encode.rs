@@ -25,7 +25,23 @@ pub(crate) struct Tuning {
     pub nice: usize,
     /// Lazy parse: length-3 matches are only taken up to this distance.
     pub max3: usize,
+    /// Optimal parse: instead of `passes` plain refinement passes, run the
+    /// [`ANNEAL`] schedule (cost models blended with entropy costs) and keep
+    /// the smallest result.
+    pub anneal: bool,
 }
+
+/// Cost-model schedule of the annealed refinement: `None` = the Huffman
+/// code lengths of the previous pass; `Some((w, f))` = `w`·lengths +
+/// `f`·entropy costs (−log2 of the previous pass's frequencies), in 1/w bits.
+const ANNEAL: [Option<(u32, f64)>; 6] = [
+    Some((0, 256.0)),
+    Some((0, 256.0)),
+    Some((4096, 4096.0)),
+    Some((4096, 1024.0)),
+    None,
+    None,
+];
 
 pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
     let v2 = format == Format::Tiano;
@@ -39,6 +55,7 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
             chunk: 2048,
             nice: 64,
             max3: if v2 { 2048 } else { usize::MAX },
+            anneal: false,
         },
         Level::Default => Tuning {
             depth: if v2 { 128 } else { 96 },
@@ -49,6 +66,7 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
             chunk: 256,
             nice: 256,
             max3: if v2 { 2048 } else { usize::MAX },
+            anneal: false,
         },
         Level::Best => Tuning {
             depth: if v2 { 2048 } else { 4096 },
@@ -56,31 +74,37 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
             per_class: true,
             passes: 6,
             chunk_first: 512,
-            chunk: 128,
+            chunk: if v2 { 128 } else { 32 },
             nice: usize::MAX, // no skipping inside long matches
             max3: if v2 { 2048 } else { usize::MAX },
+            anneal: !v2,
         },
     }
 }
 
 fn params(opts: &CompressOptions) -> Params {
+    // Header-aware codes and exact split decisions: EFI at level Best.
+    let opt_header = opts.level == Level::Best && opts.format == Format::Efi;
     match opts.format {
         Format::Efi if opts.allow_16k_efi_distances => Params {
             pbit: 4,
             np: 15,
             max_dist: 16384,
+            opt_header,
         },
         // Positions 0..=8190 (UEFI spec): distance ≤ 8191.
         Format::Efi => Params {
             pbit: 4,
             np: 14,
             max_dist: 8191,
+            opt_header,
         },
         // 512 KiB window, positions ≤ 2^19 - 2 (symbols 0..=19).
         Format::Tiano => Params {
             pbit: 5,
             np: 20,
             max_dist: (1 << 19) - 1,
+            opt_header,
         },
     }
 }
@@ -119,26 +143,34 @@ fn block_starts(toks: &[Tok], ends: &[usize]) -> Vec<usize> {
     starts
 }
 
-fn models(toks: &[Tok], ends: &[usize], np: usize) -> Vec<CostModel> {
-    let mut s = 0;
-    ends.iter()
-        .map(|&e| {
-            let h = Hist::of(&toks[s..e]);
-            s = e;
-            CostModel::from_codes(&Codes::new(&h, np), np)
+fn models(coded: &[(Hist, Box<Codes>)], np: usize, mix: Option<(u32, f64)>) -> Vec<CostModel> {
+    coded
+        .iter()
+        .map(|(h, k)| {
+            let m = CostModel::from_codes(k, np);
+            match mix {
+                Some((w, f)) => m.with_entropy_ties(h, np, w, f),
+                None => m,
+            }
         })
         .collect()
 }
 
-fn total_bits(toks: &[Tok], ends: &[usize], params: &Params) -> u64 {
+/// Exact size in bits of a parse, with the codes of every block.
+fn evaluate(toks: &[Tok], ends: &[usize], params: &Params) -> (u64, Vec<(Hist, Box<Codes>)>) {
     let mut s = 0;
-    ends.iter()
+    let mut bits = 0;
+    let v = ends
+        .iter()
         .map(|&e| {
             let h = Hist::of(&toks[s..e]);
             s = e;
-            crate::block::block_bits(&h, params)
+            let k = Codes::final_codes(&h, params);
+            bits += k.header_bits(h.n, params) + k.body_bits(&h, params.np);
+            (h, k)
         })
-        .sum()
+        .collect();
+    (bits, v)
 }
 
 fn parse(input: &[u8], params: &Params, t: &Tuning) -> (Vec<Tok>, Vec<usize>) {
@@ -150,20 +182,40 @@ fn parse(input: &[u8], params: &Params, t: &Tuning) -> (Vec<Tok>, Vec<usize>) {
     let ml = MatchLists::collect(input, params.max_dist, t.depth, t.nice, t.per_class);
     let toks = lazy_from_lists(input, &ml, t.max3);
     let ends = split(&toks, params, t.chunk_first);
-    let mut best_bits = total_bits(&toks, &ends, params);
+    let (mut best_bits, mut coded) = evaluate(&toks, &ends, params);
     let mut best = (toks, ends);
-    for _ in 0..t.passes {
-        let (toks, ends) = (&best.0, &best.1);
-        let starts = block_starts(toks, ends);
-        let ms = models(toks, ends, params.np);
+    if !t.anneal {
+        for _ in 0..t.passes {
+            let (toks, ends) = (&best.0, &best.1);
+            let starts = block_starts(toks, ends);
+            let ms = models(&coded, params.np, None);
+            let nt = optimal(input, &ml, &starts, &ms);
+            let ne = split(&nt, params, t.chunk);
+            let (bits, nc) = evaluate(&nt, &ne, params);
+            if bits < best_bits {
+                best_bits = bits;
+                best = (nt, ne);
+                coded = nc;
+            } else {
+                break;
+            }
+        }
+        return best;
+    }
+    // Annealed refinement: every pass continues from the previous one (even
+    // when it was worse); the smallest parse seen wins.
+    let mut cur = best.clone();
+    for mix in ANNEAL {
+        let starts = block_starts(&cur.0, &cur.1);
+        let ms = models(&coded, params.np, mix);
         let nt = optimal(input, &ml, &starts, &ms);
         let ne = split(&nt, params, t.chunk);
-        let bits = total_bits(&nt, &ne, params);
+        let (bits, nc) = evaluate(&nt, &ne, params);
+        cur = (nt, ne);
+        coded = nc;
         if bits < best_bits {
             best_bits = bits;
-            best = (nt, ne);
-        } else {
-            break;
+            best = cur.clone();
         }
     }
     best
@@ -178,7 +230,7 @@ fn write_stream(orig: usize, toks: &[Tok], ends: &[usize], params: &Params) -> V
         let blk = &toks[s..e];
         let h = Hist::of(blk);
         assert!((1..=65535).contains(&h.n), "block size out of range");
-        let k = Codes::new(&h, params.np);
+        let k = Codes::final_codes(&h, params);
         k.write_header(&mut w, h.n, params);
         for &tk in blk {
             last_c = w.bit_len();
@@ -199,3 +251,4 @@ fn write_stream(orig: usize, toks: &[Tok], ends: &[usize], params: &Params) -> V
     out[4..8].copy_from_slice(&(orig as u32).to_le_bytes());
     out
 }
+

@@ -1,6 +1,6 @@
 //! Cost-based block splitting.
 
-use crate::block::{Hist, Params, Tok, block_bits, psym};
+use crate::block::{Codes, Hist, Params, Tok, block_bits, psym};
 use crate::decode::NC;
 
 /// Largest number of symbols in a block the encoder writes.
@@ -13,6 +13,9 @@ struct Prefix<'a> {
     /// Token index of each chunk boundary.
     bounds: Vec<usize>,
     params: &'a Params,
+    /// Search cuts with the plain cost, then decide with the exact cost of
+    /// the codes the writer will use ([`Codes::final_codes`]).
+    exact: bool,
 }
 
 impl Prefix<'_> {
@@ -34,6 +37,13 @@ impl Prefix<'_> {
 
     fn cost(&self, a: usize, b: usize) -> u64 {
         block_bits(&self.hist(a, b), self.params)
+    }
+
+    /// Exact cost with the codes the writer will use.
+    fn xcost(&self, a: usize, b: usize) -> u64 {
+        let h = self.hist(a, b);
+        let k = Codes::final_codes(&h, self.params);
+        k.header_bits(h.n, self.params) + k.body_bits(&h, self.params.np)
     }
 
     fn split(&self, a: usize, b: usize, whole: u64, out: &mut Vec<usize>) {
@@ -69,13 +79,37 @@ impl Prefix<'_> {
                 try_at(b - 1, &mut best);
             }
             if step > 1
+                && !self.exact
                 && let Some((_, k0, ..)) = best
             {
                 for k in k0.saturating_sub(step - 1).max(a + 1)..(k0 + step).min(b) {
                     try_at(k, &mut best);
                 }
             }
-            if let Some((c, k, l, r)) = best
+            // Exact mode: refine around the best cut with shrinking steps.
+            let mut st = if self.exact { step } else { 1 };
+            while st > 1 {
+                let Some((_, k0, ..)) = best else { break };
+                let s2 = (st / 6).max(1);
+                let mut k = k0.saturating_sub(st - 1).max(a + 1);
+                while k < (k0 + st).min(b) {
+                    if k != k0 {
+                        try_at(k, &mut best);
+                    }
+                    k += s2;
+                }
+                st = s2;
+            }
+            if self.exact
+                && let Some((_, k, ..)) = best
+            {
+                let (l, r) = (self.xcost(a, k), self.xcost(k, b));
+                if l + r < whole || ntok > MAX_BLOCK {
+                    self.split(a, k, l, out);
+                    self.split(k, b, r, out);
+                    return;
+                }
+            } else if let Some((c, k, l, r)) = best
                 && (c < whole || ntok > MAX_BLOCK)
             {
                 self.split(a, k, l, out);
@@ -88,12 +122,8 @@ impl Prefix<'_> {
     }
 }
 
-/// Split `toks` into blocks; returns the token index where each block ends
-/// (so the last entry is `toks.len()`). `chunk` is the granularity in tokens.
-pub(crate) fn split(toks: &[Tok], params: &Params, chunk: usize) -> Vec<usize> {
-    if toks.is_empty() {
-        return Vec::new();
-    }
+/// Per-chunk prefix sums of the symbol counts; returns them and the number of chunks.
+fn prefix<'a>(toks: &[Tok], params: &'a Params, chunk: usize) -> (Prefix<'a>, usize) {
     let chunk = chunk.clamp(1, MAX_BLOCK / 2);
     let np = params.np;
     let stride = NC + np;
@@ -118,9 +148,21 @@ pub(crate) fn split(toks: &[Tok], params: &Params, chunk: usize) -> Vec<usize> {
         sums,
         bounds,
         params,
+        exact: params.opt_header,
     };
+    (pre, m)
+}
+
+/// Split `toks` into blocks; returns the token index where each block ends
+/// (so the last entry is `toks.len()`). `chunk` is the granularity in tokens.
+pub(crate) fn split(toks: &[Tok], params: &Params, chunk: usize) -> Vec<usize> {
+    if toks.is_empty() {
+        return Vec::new();
+    }
+    let (pre, m) = prefix(toks, params, chunk);
     let mut out = Vec::new();
-    let whole = pre.cost(0, m);
+    let whole = if pre.exact { pre.xcost(0, m) } else { pre.cost(0, m) };
     pre.split(0, m, whole, &mut out);
     out
 }
+
