@@ -216,23 +216,28 @@ impl Codes {
         }
     }
 
-    /// As [`Codes::new`], but with header-aware choices (exact bit counts):
-    /// cost-based zero-run coding of the C lengths, and T/P code lengths
-    /// limited where the 3-bit/unary length coding makes that cheaper.
+    /// As [`Codes::new`], but minimising the exact block size, header
+    /// included: C lengths from flattened frequencies and from an exact
+    /// optimisation against the T-code cost of each length ([`dp_lengths`]),
+    /// cost-based zero-run coding of the C lengths, and T/P lengths optimal
+    /// for their 3-bit/unary coding. Every code stays complete, ≤ 16 bits.
     pub fn new_opt(h: &Hist, np: usize) -> Box<Codes> {
         let mut k = Codes::new(h, np);
         if k.c_single.is_none() {
             k.opt_c_header();
             let cbody = |l: &[u8; NC]| -> u64 {
-                h.c.iter().zip(l.iter()).map(|(&f, &l)| u64::from(f) * u64::from(l)).sum()
+                h.c.iter()
+                    .zip(l.iter())
+                    .map(|(&f, &l)| u64::from(f) * u64::from(l))
+                    .sum()
             };
             let mut best = (k.t_header_bits() + cbody(&k.c_len), k.c_len);
             let betas: &[u32] = &BETAS;
             for &beta in betas {
                 let mut f = [0u32; NC];
-                for s in 0..NC {
-                    if h.c[s] > 0 {
-                        f[s] = h.c[s] * 16 + beta;
+                for (fs, &c) in f.iter_mut().zip(h.c.iter()) {
+                    if c > 0 {
+                        *fs = c * 16 + beta;
                     }
                 }
                 let mut l = [0u8; NC];
@@ -249,38 +254,40 @@ impl Codes {
                     best = (b, l);
                 }
             }
-            {
-                for _ in 0..DP_ITERS {
-                    // T costs of the current choice.
-                    k.c_len = best.1;
-                    k.cseq = None;
-                    k.count_t_freq();
-                    k.opt_c_header();
-                    let tmax = k.t_len.iter().copied().max().unwrap_or(0);
-                    let mut tau = [0u32; 17];
-                    for d in 1..=16usize {
-                        tau[d] = if k.t_single.is_some() {
-                            if k.t_single == Some((d + 2) as u16) { 0 } else { 6 }
-                        } else if k.t_len[d + 2] == 0 {
-                            u32::from(tmax) + 2
+            for _ in 0..DP_ITERS {
+                // T costs of the current choice.
+                k.c_len = best.1;
+                k.cseq = None;
+                k.count_t_freq();
+                k.opt_c_header();
+                let tmax = k.t_len.iter().copied().max().unwrap_or(0);
+                let mut tau = [0u32; 17];
+                for (d, td) in tau.iter_mut().enumerate().skip(1) {
+                    *td = if k.t_single.is_some() {
+                        if k.t_single == Some((d + 2) as u16) {
+                            0
                         } else {
-                            u32::from(k.t_len[d + 2])
-                        };
-                    }
-                    let l = dp_lengths(&h.c, &tau, &best.1, DP_WINDOW);
-                    if l == best.1 || !complete(&l, &h.c) {
-                        break;
-                    }
-                    k.c_len = l;
-                    k.cseq = None;
-                    k.count_t_freq();
-                    k.opt_c_header();
-                    let b = k.t_header_bits() + cbody(&l);
-                    if b < best.0 {
-                        best = (b, l);
+                            6
+                        }
+                    } else if k.t_len[d + 2] == 0 {
+                        u32::from(tmax) + 2
                     } else {
-                        break;
-                    }
+                        u32::from(k.t_len[d + 2])
+                    };
+                }
+                let l = dp_lengths(&h.c, &tau, &best.1, DP_WINDOW);
+                if l == best.1 || !complete(&l, &h.c) {
+                    break;
+                }
+                k.c_len = l;
+                k.cseq = None;
+                k.count_t_freq();
+                k.opt_c_header();
+                let b = k.t_header_bits() + cbody(&l);
+                if b < best.0 {
+                    best = (b, l);
+                } else {
+                    break;
                 }
             }
             if k.c_len != best.1 {
@@ -340,7 +347,16 @@ impl Codes {
                     }
                     lim = mx - 1;
                 }
-                self.t_len = best.unwrap().1;
+                // Exact optimum for the 3-bit/unary length coding.
+                let (bb, mut bl) = best.unwrap();
+                let l = dp_lengths_gen(&self.t_freq, &PT_TAU, &bl, 16);
+                if complete(&l, &self.t_freq) {
+                    self.t_len.copy_from_slice(&l);
+                    if self.t_header_bits() < bb {
+                        bl = self.t_len;
+                    }
+                }
+                self.t_len = bl;
             }
         }
     }
@@ -356,7 +372,11 @@ impl Codes {
                 break;
             }
             let cost = |t: usize| -> u32 {
-                if self.t_len[t] == 0 { 1000 } else { u32::from(self.t_len[t]) }
+                if self.t_len[t] == 0 {
+                    1000
+                } else {
+                    u32::from(self.t_len[t])
+                }
             };
             let seq = plan_c(&self.c_len, cost(0), cost(1) + 4, cost(2) + 9);
             self.cseq = Some(seq);
@@ -382,7 +402,9 @@ impl Codes {
         let pbits = |l: &[u8]| -> u64 {
             let mut c = Counter::default();
             write_pt_len(&mut c, l, 4, None);
-            c.0 + (0..np).map(|i| u64::from(h.p[i]) * u64::from(l[i])).sum::<u64>()
+            c.0 + (0..np)
+                .map(|i| u64::from(h.p[i]) * u64::from(l[i]))
+                .sum::<u64>()
         };
         let mut best = (pbits(&self.p_len[..np]), self.p_len);
         let mut lim = u32::from(*self.p_len[..np].iter().max().unwrap());
@@ -393,6 +415,15 @@ impl Codes {
             let b = pbits(&l[..np]);
             if b < best.0 {
                 best = (b, l);
+            }
+        }
+        let l = dp_lengths_gen(&h.p[..np], &PT_TAU, &best.1[..np], 16);
+        if complete(&l, &h.p[..np]) {
+            let mut la = [0u8; MAX_NP];
+            la[..np].copy_from_slice(&l);
+            let b = pbits(&la[..np]);
+            if b < best.0 {
+                best = (b, la);
             }
         }
         self.p_len = best.1;
@@ -486,12 +517,29 @@ impl Codes {
 
 /// Code lengths minimising `Σ f·len + τ[len]` over used symbols, subject to a
 /// complete code of at most 16 bits (lengths monotone in frequency).
-pub(crate) fn dp_lengths(freq: &[u32; NC], tau: &[u32; 17], guide: &[u8; NC], win: usize) -> [u8; NC] {
+pub(crate) fn dp_lengths(
+    freq: &[u32; NC],
+    tau: &[u32; 17],
+    guide: &[u8; NC],
+    win: usize,
+) -> [u8; NC] {
+    let v = dp_lengths_gen(freq, tau, guide, win);
+    let mut out = [0u8; NC];
+    out.copy_from_slice(&v);
+    out
+}
+
+/// Cost of writing a T or P length (3-bit / unary coding).
+const PT_TAU: [u32; 17] = [0, 3, 3, 3, 3, 3, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+
+/// [`dp_lengths`] for any alphabet.
+#[allow(clippy::needless_range_loop)]
+fn dp_lengths_gen(freq: &[u32], tau: &[u32; 17], guide: &[u8], win: usize) -> Vec<u8> {
     thread_local! {
         static BUF: std::cell::RefCell<(Vec<u32>, Vec<u32>, Vec<u8>)> =
             const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
     }
-    let mut syms: Vec<(u32, u16)> = (0..NC)
+    let mut syms: Vec<(u32, u16)> = (0..freq.len())
         .filter(|&s| freq[s] > 0)
         .map(|s| (freq[s], s as u16))
         .collect();
@@ -500,7 +548,10 @@ pub(crate) fn dp_lengths(freq: &[u32; NC], tau: &[u32; 17], guide: &[u8; NC], wi
     const INF: u32 = u32::MAX;
     // Window: at depth d only symbols whose guide length is within `win` of d
     // are assigned (the guide is monotone in this order).
-    let mut glen: Vec<usize> = syms.iter().map(|&(_, s)| guide[s as usize] as usize).collect();
+    let mut glen: Vec<usize> = syms
+        .iter()
+        .map(|&(_, s)| guide[s as usize] as usize)
+        .collect();
     for i in 1..m {
         glen[i] = glen[i].max(glen[i - 1]);
     }
@@ -589,9 +640,9 @@ pub(crate) fn dp_lengths(freq: &[u32; NC], tau: &[u32; 17], guide: &[u8; NC], wi
             }
         }
         if best.0 == INF {
-            return *guide;
+            return guide.to_vec();
         }
-        let mut lens = [0u8; NC];
+        let mut lens = vec![0u8; freq.len()];
         let (mut d, mut i, mut a) = (best.1, m, 0usize);
         while i > 0 {
             match from[d * size + tri(i) + a] {

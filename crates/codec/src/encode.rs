@@ -251,4 +251,3 @@ fn write_stream(orig: usize, toks: &[Tok], ends: &[usize], params: &Params) -> V
     out[4..8].copy_from_slice(&(orig as u32).to_le_bytes());
     out
 }
-

@@ -54,8 +54,13 @@ pub enum Level {
     /// cost-based block splitting.
     #[default]
     Default,
-    /// As `Default` with deep chains (4096; 2048 for Tiano), up to six
-    /// refinement passes and finer block splitting.
+    /// As `Default` with deep chains (4096; 2048 for Tiano) and finer block
+    /// splitting. Tiano: up to six refinement passes. EFI: block codes
+    /// chosen for the exact block size including the header (optimal C, T and
+    /// P lengths for the table coding, cost-based zero-run coding), split
+    /// decisions on those exact sizes at 32-token granularity, and an
+    /// annealed six-pass refinement (entropy-blended cost models first,
+    /// Huffman lengths last; the smallest result wins).
     Best,
 }
 

@@ -161,8 +161,11 @@ pub(crate) fn split(toks: &[Tok], params: &Params, chunk: usize) -> Vec<usize> {
     }
     let (pre, m) = prefix(toks, params, chunk);
     let mut out = Vec::new();
-    let whole = if pre.exact { pre.xcost(0, m) } else { pre.cost(0, m) };
+    let whole = if pre.exact {
+        pre.xcost(0, m)
+    } else {
+        pre.cost(0, m)
+    };
     pre.split(0, m, whole, &mut out);
     out
 }
-
