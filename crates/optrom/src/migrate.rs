@@ -151,9 +151,21 @@ pub fn compare(
     row
 }
 
-/// The NIC models whose default romfile is `name`.
+/// The NIC models whose default romfile is `name`. A `pxe-<nic>.rom` that is no
+/// model's default is the legacy-only ROM QEMU's compat properties load for old
+/// machine types (≤ 1.4) instead of `efi-<nic>.rom`: it maps to those models.
 pub fn models_for(name: &str) -> Vec<&'static NicModel> {
-    NIC_MODELS.iter().filter(|m| m.romfile == Some(name)).collect()
+    let direct: Vec<_> = NIC_MODELS.iter().filter(|m| m.romfile == Some(name)).collect();
+    if !direct.is_empty() {
+        return direct;
+    }
+    match name.strip_prefix("pxe-") {
+        Some(rest) => {
+            let efi = format!("efi-{rest}");
+            NIC_MODELS.iter().filter(|m| m.romfile == Some(efi.as_str())).collect()
+        }
+        None => direct,
+    }
 }
 
 /// Relative paths of the ROM files of a set directory: `*.rom` at the top and in
