@@ -2,8 +2,8 @@
 //! that take bytes and options and return typed results. It sits between the
 //! format layer (`optrom-format`, which knows the bytes) and the front ends (the
 //! CLI, later the netboot server), which only parse arguments and print. Today it
-//! inspects ROM files ([`inspect`]), lints them against SeaBIOS, EDK2 and QEMU
-//! ([`check`]), knows QEMU's NIC models ([`nic`]) and the ROM BAR arithmetic
+//! inspects ROM files ([`mod@inspect`]), lints them against SeaBIOS, EDK2 and QEMU
+//! ([`mod@check`]), knows QEMU's NIC models ([`nic`]) and the ROM BAR arithmetic
 //! ([`size`]), builds EFI ROM images from PE drivers ([`build`]) and combines,
 //! splits, re-IDs and pads ROM files ([`edit`]); ROM-set packing and migration checks
 //! build on these.
