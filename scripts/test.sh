@@ -57,6 +57,13 @@ run_fuzz() {
 }
 
 [ "${OPTROM_NO_INSTALL:-0}" = 1 ] || install_deps
+echo "== cargo clippy, rustdoc (warnings are errors)"
+if cargo clippy --version >/dev/null 2>&1; then
+  cargo clippy -q --workspace --all-targets -- -D warnings
+else
+  echo "clippy is not installed; lint step skipped"
+fi
+RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --no-deps
 echo "== cargo test --workspace"
 cargo test --workspace --release
 run_fuzz
