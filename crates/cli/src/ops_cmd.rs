@@ -66,7 +66,7 @@ fn read(path: &Path) -> Result<Vec<u8>, u8> {
 fn write(path: &Path, bytes: &[u8]) -> u8 {
     match optrom::fsio::write_atomic(path, bytes) {
         Ok(()) => {
-            let images = optrom::edit::images(bytes).map(|i| i.len()).unwrap_or(0);
+            let images = optrom::edit::input_images(bytes).map(|i| i.len()).unwrap_or(0);
             println!(
                 "wrote {}: {} bytes, {images} image{}, ROM BAR {}",
                 path.display(),

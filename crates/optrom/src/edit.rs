@@ -274,8 +274,11 @@ pub enum ImageSelect {
 /// Patch the vendor and device IDs (and, when there are several device IDs, the PCI
 /// 3.0 device list in place) of the selected images, re-fixing checksums in each
 /// image's convention. Returns the new ROM and the checksum byte positions written.
+///
+/// Like `combine`, it accepts a piece of a ROM written by `split` (a chain that
+/// ends with the file and has no last-image bit).
 pub fn set_ids(rom: &[u8], vendor: u16, devices: &[u16], select: ImageSelect) -> Result<Vec<u8>, EditError> {
-    let images = images(rom)?;
+    let images = input_images(rom)?;
     let (&first, _) = devices.split_first().ok_or_else(|| EditError::Other("no device ID given".into()))?;
     if let ImageSelect::Index(index) = select
         && index >= images.len()
@@ -298,8 +301,11 @@ pub fn set_ids(rom: &[u8], vendor: u16, devices: &[u16], select: ImageSelect) ->
         let mut view = Pcir::new_unchecked(&mut bytes[at..]);
         view.set_vendor(vendor);
         view.set_device(first);
-        if is30 && list_ptr != 0 {
-            let old = pcir::device_list(bytes, at, list_ptr)?;
+        let old = if is30 && list_ptr != 0 { Some(pcir::device_list(bytes, at, list_ptr)?) } else { None };
+        // An empty list (iPXE writes ID 0000, which reads as the terminator) stays
+        // empty when only the primary ID changes: there is no slot to write into.
+        let old = old.filter(|ids| !(ids.is_empty() && devices.len() == 1));
+        if let Some(old) = old {
             let wanted = if devices.len() > 1 { devices.to_vec() } else { vec![first] };
             if wanted.len() > old.len() {
                 return Err(EditError::NoRoom {
