@@ -167,15 +167,17 @@ fn ovmf_does_not_boot_legacy_only_rom() {
     assert!(!out.contains("iPXE"), "{}", run.stderr);
 }
 
+/// Run optrom; it must succeed. Returns its stdout.
+fn optrom(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_optrom")).args(args).output().unwrap();
+    assert!(out.status.success(), "optrom {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Rebuild efi-e1000.rom the way a maintainer would with optrom alone: split
 /// Debian's ROM for its x64 driver, `efirom` it (compressed by our codec, level
 /// best), `combine` it behind Debian's legacy pxe-e1000.rom.
 fn rebuilt_e1000(dir: &Path) -> PathBuf {
-    let optrom = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_optrom")).args(args).output().unwrap();
-        assert!(out.status.success(), "optrom {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     let parts = dir.join("parts");
     optrom(&["split", E1000_ROM, "-o", parts.to_str().unwrap()]);
     let efirom = dir.join("e1000.efirom");
@@ -226,10 +228,6 @@ fn packed_multiarch_rom_boots_under_seabios_and_ovmf() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let optrom = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_optrom")).args(args).output().unwrap();
-        assert!(out.status.success(), "optrom {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
     let parts = dir.path().join("parts");
     optrom(&["split", E1000_ROM, "-o", parts.to_str().unwrap()]);
     let x64 = std::fs::read(parts.join("01-efi-x64-8086-100e.efi")).unwrap();
@@ -270,11 +268,6 @@ fn every_debian_nic_rebuilt_boots_under_seabios_and_ovmf() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let optrom = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_optrom")).args(args).output().unwrap();
-        assert!(out.status.success(), "optrom {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     let mut failures = Vec::new();
     for (nic, model, vendor, device) in [
         ("e1000", "e1000", "8086", "100e"),
