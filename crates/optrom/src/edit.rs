@@ -336,6 +336,9 @@ pub fn set_ids(rom: &[u8], vendor: u16, devices: &[u16], select: ImageSelect) ->
     Ok(out)
 }
 
+/// QEMU refuses romfiles of 2 GiB and more ("too large (size cannot exceed 2 GiB)").
+pub const MAX_ROM_FILE: u64 = (2 << 30) - 1;
+
 /// How far [`pad`] pads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PadTarget {
@@ -354,6 +357,12 @@ pub fn pad(rom: &[u8], target: PadTarget, fill: u8) -> Result<Vec<u8>, EditError
         PadTarget::Bytes(n) => n,
         PadTarget::Pow2 => bar_size(content as u64),
     };
+    if target > MAX_ROM_FILE {
+        return Err(EditError::Other(format!(
+            "field file size: {target} bytes is over the {} QEMU accepts for a romfile",
+            human(MAX_ROM_FILE)
+        )));
+    }
     if content as u64 > target {
         return Err(EditError::DoesNotFit {
             content: content as u64,

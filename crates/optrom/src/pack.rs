@@ -367,7 +367,12 @@ fn resolve_ids(entry: &NicEntry) -> Result<Ids, PackError> {
     let device = match (&entry.device, known) {
         (Some(d), _) => hex_id(d, "device", &entry.model)?,
         (None, Some(m)) => m.device,
-        (None, None) => unreachable!("vendor resolution returned above"),
+        (None, None) => {
+            return Err(PackError::Manifest(format!(
+                "nic {}: unknown QEMU model; give vendor and device",
+                entry.model
+            )));
+        }
     };
     let mut devices = vec![device];
     for extra in &entry.extra_devices {

@@ -23,3 +23,10 @@ fn manifest_errors_are_clear() {
     let err = parse_manifest("[[nic]]\nmodle = \"e1000\"\n").unwrap_err().to_string();
     assert!(err.contains("modle"), "{err}");
 }
+
+#[test]
+fn unknown_models_need_both_ids() {
+    let m = parse_manifest("[[nic]]\nmodel = \"e1001\"\nvendor = \"8086\"\nlegacy = \"x.rom\"\n").unwrap();
+    let err = optrom::pack::pack(&m, std::path::Path::new("."), &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("nic e1001: unknown QEMU model; give vendor and device"), "{err}");
+}
