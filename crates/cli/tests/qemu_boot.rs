@@ -123,11 +123,8 @@ fn ovmf_runs_ipxe_efi_driver_of_debian_e1000_rom() {
         return;
     }
     let report = boot("ovmf", "e1000", Path::new(E1000_ROM)).unwrap_or_else(|e| panic!("{e}"));
-    let out = console(&report);
-    let features = out.lines().find(|l| l.contains("Features:")).unwrap_or_else(|| panic!("no Features line:\n{out}"));
-    assert!(features.contains(" EFI"), "{features}");
     // iPXE's own e1000 driver (not SNP over some other driver) drives the q35 NIC.
-    assert!(out.contains("using 82540em on 0000:00:01.0"), "{out}");
+    assert_efi_ipxe_drives_q35_e1000(&report);
 }
 
 #[test]
@@ -165,6 +162,15 @@ fn ovmf_does_not_boot_legacy_only_rom() {
     let out = console(&run.stderr);
     assert!(out.contains("EFI Internal Shell"), "{}", run.stderr);
     assert!(!out.contains("iPXE"), "{}", run.stderr);
+}
+
+/// OVMF markers: an EFI build of iPXE (its Features line names EFI) drives the
+/// q35 e1000 with its own 82540em driver.
+fn assert_efi_ipxe_drives_q35_e1000(report: &str) {
+    let out = console(report);
+    let features = out.lines().find(|l| l.contains("Features:")).unwrap_or_else(|| panic!("no Features line:\n{out}"));
+    assert!(features.contains(" EFI"), "{features}");
+    assert!(out.contains("using 82540em on 0000:00:01.0"), "{out}");
 }
 
 /// Run optrom; it must succeed. Returns its stdout.
@@ -212,10 +218,7 @@ fn rebuilt_e1000_rom_boots_under_ovmf_from_the_compressed_driver() {
     let dir = tempfile::tempdir().unwrap();
     let rom = rebuilt_e1000(dir.path());
     let report = boot("ovmf", "e1000", &rom).unwrap_or_else(|e| panic!("{e}"));
-    let out = console(&report);
-    let features = out.lines().find(|l| l.contains("Features:")).unwrap_or_else(|| panic!("no Features line:\n{out}"));
-    assert!(features.contains(" EFI"), "{features}");
-    assert!(out.contains("using 82540em on 0000:00:01.0"), "{out}");
+    assert_efi_ipxe_drives_q35_e1000(&report);
 }
 
 /// Debian's "Opt1": one e1000 ROM with every architecture's EFI driver (legacy,
@@ -251,10 +254,7 @@ fn packed_multiarch_rom_boots_under_seabios_and_ovmf() {
     let report = boot("seabios", "e1000", &rom).unwrap_or_else(|e| panic!("{e}"));
     assert!(console(&report).contains("using 82540em on 0000:00:02.0"), "{report}");
     let report = boot("ovmf", "e1000", &rom).unwrap_or_else(|e| panic!("{e}"));
-    let out = console(&report);
-    let features = out.lines().find(|l| l.contains("Features:")).unwrap_or_else(|| panic!("no Features line:\n{out}"));
-    assert!(features.contains(" EFI"), "{features}");
-    assert!(out.contains("using 82540em on 0000:00:01.0"), "{out}");
+    assert_efi_ipxe_drives_q35_e1000(&report);
 }
 
 /// The whole Debian set, rebuilt NIC by NIC with optrom alone — `split`, `set-ids`
