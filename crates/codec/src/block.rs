@@ -844,4 +844,20 @@ impl CostModel {
         }
         self
     }
+
+    /// Add to every used C symbol `bits`/frequency (in 1/`w` bits): its
+    /// share of the block header, which the parse saves by not using it.
+    pub fn with_header_share(mut self, h: &Hist, w: u32, bits: f64) -> CostModel {
+        for (s, &f) in h.c.iter().enumerate() {
+            if f > 0 {
+                let add = (bits * f64::from(w) / f64::from(f)) as u32;
+                if s < 256 {
+                    self.lit[s] += add;
+                } else {
+                    self.len[s - 253] += add;
+                }
+            }
+        }
+        self
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::bits::Writer;
 use crate::block::{Codes, CostModel, Hist, Params, Tok};
-use crate::parse::{MatchLists, lazy, lazy_from_lists, optimal};
+use crate::parse::{MatchLists, lazy, lazy_from_lists, optimal, optimal_range};
 use crate::split::split;
 use crate::{CompressOptions, Format, Level};
 
@@ -218,7 +218,109 @@ fn parse(input: &[u8], params: &Params, t: &Tuning) -> (Vec<Tok>, Vec<usize>) {
             best = cur.clone();
         }
     }
+    // Per-block refinement, then re-split and refine again while that helps.
+    let mut best = refine_blocks(input, &ml, params, best);
+    let (mut best_bits, _) = evaluate(&best.0, &best.1, params);
+    for _ in 0..RESPLITS {
+        let ends = split(&best.0, params, t.chunk);
+        let cand = refine_blocks(input, &ml, params, (best.0.clone(), ends));
+        let (bits, _) = evaluate(&cand.0, &cand.1, params);
+        if bits >= best_bits {
+            break;
+        }
+        (best, best_bits) = (cand, bits);
+    }
     best
+}
+
+/// Most rounds of (split, refine) after the first refinement.
+const RESPLITS: usize = 3;
+
+/// Cost-model variants a block cycles through while it still shrinks (as in
+/// [`ANNEAL`]); one more variant adds each symbol's share of the header.
+const BLOCK_VARIANTS: [Option<(u32, f64)>; 3] = [None, Some((4096, 1024.0)), Some((0, 256.0))];
+/// Header bits a used C symbol is charged, shared among its uses: a symbol
+/// used once or twice costs its C length entry and often breaks a zero run.
+const RARE_SYMBOL_BITS: f64 = 10.0;
+/// Most refinement rounds per block.
+const BLOCK_ROUNDS: usize = 6;
+
+/// Re-parse every block on its own, inside fixed byte boundaries, and keep
+/// each block's smallest parse: blocks cost independently once their
+/// boundaries are fixed, so a block need not accept a global step that
+/// helped others but not itself.
+fn refine_blocks(
+    input: &[u8],
+    ml: &MatchLists,
+    params: &Params,
+    (toks, ends): (Vec<Tok>, Vec<usize>),
+) -> (Vec<Tok>, Vec<usize>) {
+    let starts = block_starts(&toks, &ends);
+    let mut out_t = Vec::with_capacity(toks.len());
+    let mut out_e = Vec::with_capacity(ends.len());
+    let mut ts = 0;
+    for (bi, &te) in ends.iter().enumerate() {
+        let (lo, hi) = (
+            starts[bi],
+            starts.get(bi + 1).copied().unwrap_or(input.len()),
+        );
+        let cur: Vec<Tok> = toks[ts..te].to_vec();
+        ts = te;
+        let (_, cur) = refine_one(input, ml, params, lo, hi, cur);
+        out_t.extend_from_slice(&cur);
+        out_e.push(out_t.len());
+    }
+    (out_t, out_e)
+}
+
+fn block_cost(t: &[Tok], params: &Params) -> (u64, Hist, Box<Codes>) {
+    let h = Hist::of(t);
+    let k = Codes::final_codes(&h, params);
+    (
+        k.header_bits(h.n, params) + k.body_bits(&h, params.np),
+        h,
+        k,
+    )
+}
+
+/// Re-parse the block `lo..hi` with models derived from its own best parse
+/// until none of the model variants shrinks it.
+fn refine_one(
+    input: &[u8],
+    ml: &MatchLists,
+    params: &Params,
+    lo: usize,
+    hi: usize,
+    mut cur: Vec<Tok>,
+) -> (u64, Vec<Tok>) {
+    let (mut bits, mut h, mut k) = block_cost(&cur, params);
+    for _ in 0..BLOCK_ROUNDS {
+        let mut improved = false;
+        for v in 0..=BLOCK_VARIANTS.len() {
+            let m = match BLOCK_VARIANTS.get(v) {
+                Some(None) => CostModel::from_codes(&k, params.np),
+                Some(Some((w, f))) => {
+                    CostModel::from_codes(&k, params.np).with_entropy_ties(&h, params.np, *w, *f)
+                }
+                None => CostModel::from_codes(&k, params.np)
+                    .with_entropy_ties(&h, params.np, 4096, 1024.0)
+                    .with_header_share(&h, 4096, RARE_SYMBOL_BITS),
+            };
+            let nt = optimal_range(input, ml, lo, hi, &[lo], std::slice::from_ref(&m));
+            if nt.len() > crate::split::MAX_BLOCK {
+                continue;
+            }
+            let (b2, h2, k2) = block_cost(&nt, params);
+            if b2 < bits {
+                (bits, h, k, cur) = (b2, h2, k2, nt);
+                improved = true;
+            }
+        }
+        if !improved {
+            break;
+        }
+    }
+    (bits, cur)
 }
 
 fn write_stream(orig: usize, toks: &[Tok], ends: &[usize], params: &Params) -> Vec<u8> {

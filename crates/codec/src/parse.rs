@@ -170,24 +170,42 @@ pub(crate) fn optimal(
     starts: &[usize],
     models: &[CostModel],
 ) -> Vec<Tok> {
-    let n = data.len();
+    optimal_range(data, ml, 0, data.len(), starts, models)
+}
+
+/// [`optimal`] over the bytes `lo..hi` only: the parse starts at `lo` and
+/// no match runs past `hi` (matches may still reach back before `lo`).
+/// `starts` are absolute byte positions.
+pub(crate) fn optimal_range(
+    data: &[u8],
+    ml: &MatchLists,
+    lo: usize,
+    hi: usize,
+    starts: &[usize],
+    models: &[CostModel],
+) -> Vec<Tok> {
+    let n = hi - lo;
     const INF: u64 = u64::MAX;
     let mut cost = vec![INF; n + 1];
     // (length, distance) of the step reaching each position; length 1 = literal.
     let mut from = vec![(0u16, 0u32); n + 1];
     cost[0] = 0;
     let mut b = 0;
-    let mut model = &models[0];
+    while b + 1 < starts.len() && lo >= starts[b + 1] {
+        b += 1;
+    }
+    let mut model = &models[b];
     for i in 0..n {
-        if b + 1 < starts.len() && i >= starts[b + 1] {
-            while b + 1 < starts.len() && i >= starts[b + 1] {
+        let at = lo + i;
+        if b + 1 < starts.len() && at >= starts[b + 1] {
+            while b + 1 < starts.len() && at >= starts[b + 1] {
                 b += 1;
             }
             model = &models[b];
         }
         let base = cost[i];
         debug_assert!(base != INF);
-        let lc = base + u64::from(model.lit[data[i] as usize]);
+        let lc = base + u64::from(model.lit[data[at] as usize]);
         if lc < cost[i + 1] {
             cost[i + 1] = lc;
             from[i + 1] = (1, 0);
@@ -197,8 +215,11 @@ pub(crate) fn optimal(
         // are skipped.
         let mut covered = [0usize; 32];
         let mut nc = 0;
-        for &(len, dist) in ml.at(i) {
-            let len = len as usize;
+        for &(len, dist) in ml.at(at) {
+            let len = (len as usize).min(n - i);
+            if len < MIN_MATCH {
+                continue;
+            }
             let k = psym(dist - 1);
             let pc = model.pos[k];
             let mut lo = MIN_MATCH - 1;
@@ -227,7 +248,7 @@ pub(crate) fn optimal(
     while i > 0 {
         let (l, d) = from[i];
         if l == 1 {
-            toks.push(Tok::lit(data[i - 1]));
+            toks.push(Tok::lit(data[lo + i - 1]));
             i -= 1;
         } else {
             let l = l as usize;
