@@ -29,6 +29,9 @@ pub(crate) struct Tuning {
     /// [`ANNEAL`] schedule (cost models blended with entropy costs) and keep
     /// the smallest result.
     pub anneal: bool,
+    /// Optimal parse: afterwards refine each block on its own, merge and
+    /// re-split ([`polish`]).
+    pub refine: bool,
 }
 
 /// Cost-model schedule of the annealed refinement: `None` = the Huffman
@@ -56,6 +59,7 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
             nice: 64,
             max3: if v2 { 2048 } else { usize::MAX },
             anneal: false,
+            refine: false,
         },
         Level::Default => Tuning {
             depth: if v2 { 128 } else { 96 },
@@ -67,6 +71,7 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
             nice: 256,
             max3: if v2 { 2048 } else { usize::MAX },
             anneal: false,
+            refine: false,
         },
         Level::Best => Tuning {
             depth: if v2 { 2048 } else { 4096 },
@@ -78,6 +83,7 @@ pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
             nice: usize::MAX, // no skipping inside long matches
             max3: if v2 { 2048 } else { usize::MAX },
             anneal: !v2,
+            refine: true,
         },
     }
 }
@@ -200,7 +206,11 @@ fn parse(input: &[u8], params: &Params, t: &Tuning) -> (Vec<Tok>, Vec<usize>) {
                 break;
             }
         }
-        return best;
+        return if t.refine {
+            polish(input, &ml, params, t, best)
+        } else {
+            best
+        };
     }
     // Annealed refinement: every pass continues from the previous one (even
     // when it was worse); the smallest parse seen wins.
@@ -218,12 +228,28 @@ fn parse(input: &[u8], params: &Params, t: &Tuning) -> (Vec<Tok>, Vec<usize>) {
             best = cur.clone();
         }
     }
-    // Per-block refinement, then re-split and refine again while that helps.
-    let mut best = refine_blocks(input, &ml, params, best);
+    if t.refine {
+        polish(input, &ml, params, t, best)
+    } else {
+        best
+    }
+}
+
+/// Per-block refinement and merging, then re-split and refine again while
+/// that helps.
+fn polish(
+    input: &[u8],
+    ml: &MatchLists,
+    params: &Params,
+    t: &Tuning,
+    best: (Vec<Tok>, Vec<usize>),
+) -> (Vec<Tok>, Vec<usize>) {
+    let best = refine_blocks(input, ml, params, best);
+    let mut best = merge_blocks(input, ml, params, best);
     let (mut best_bits, _) = evaluate(&best.0, &best.1, params);
     for _ in 0..RESPLITS {
         let ends = split(&best.0, params, t.chunk);
-        let cand = refine_blocks(input, &ml, params, (best.0.clone(), ends));
+        let cand = refine_blocks(input, ml, params, (best.0.clone(), ends));
         let (bits, _) = evaluate(&cand.0, &cand.1, params);
         if bits >= best_bits {
             break;
@@ -352,4 +378,57 @@ fn write_stream(orig: usize, toks: &[Tok], ends: &[usize], params: &Params) -> V
     out[0..4].copy_from_slice(&comp.to_le_bytes());
     out[4..8].copy_from_slice(&(orig as u32).to_le_bytes());
     out
+}
+
+/// Merge neighbouring blocks, left to right, where the merged range refined
+/// on its own is smaller than the two blocks: the splitter judges a merge by
+/// the parse made for two models and misses what one model's re-parse saves.
+fn merge_blocks(
+    input: &[u8],
+    ml: &MatchLists,
+    params: &Params,
+    (toks, ends): (Vec<Tok>, Vec<usize>),
+) -> (Vec<Tok>, Vec<usize>) {
+    struct Block {
+        lo: usize,
+        hi: usize,
+        bits: u64,
+        toks: Vec<Tok>,
+    }
+    let starts = block_starts(&toks, &ends);
+    let mut out: Vec<Block> = Vec::with_capacity(ends.len());
+    let mut ts = 0;
+    for (bi, &te) in ends.iter().enumerate() {
+        let blk = Block {
+            lo: starts[bi],
+            hi: starts.get(bi + 1).copied().unwrap_or(input.len()),
+            bits: block_cost(&toks[ts..te], params).0,
+            toks: toks[ts..te].to_vec(),
+        };
+        ts = te;
+        if let Some(prev) = out.last_mut()
+            && prev.toks.len() + blk.toks.len() <= crate::split::MAX_BLOCK
+        {
+            let mut both = prev.toks.clone();
+            both.extend_from_slice(&blk.toks);
+            let (bits, both) = refine_one(input, ml, params, prev.lo, blk.hi, both);
+            if bits < prev.bits + blk.bits {
+                *prev = Block {
+                    lo: prev.lo,
+                    hi: blk.hi,
+                    bits,
+                    toks: both,
+                };
+                continue;
+            }
+        }
+        out.push(blk);
+    }
+    let mut ot = Vec::with_capacity(toks.len());
+    let mut oe = Vec::with_capacity(out.len());
+    for b in out {
+        ot.extend_from_slice(&b.toks);
+        oe.push(ot.len());
+    }
+    (ot, oe)
 }
