@@ -60,7 +60,10 @@ pub enum Level {
     /// P lengths for the table coding, cost-based zero-run coding), split
     /// decisions on those exact sizes at 32-token granularity, and an
     /// annealed six-pass refinement (entropy-blended cost models first,
-    /// Huffman lengths last; the smallest result wins).
+    /// Huffman lengths last; the smallest result wins). Both formats then
+    /// re-parse every block on its own inside fixed boundaries, keeping each
+    /// block's smallest parse, merge neighbours where one re-parsed block is
+    /// smaller, and re-split while that helps.
     Best,
 }
 
