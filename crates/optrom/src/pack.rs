@@ -413,10 +413,18 @@ pub fn pack(manifest: &Manifest, base: &Path, progress: &mut dyn FnMut(Progress)
     if manifest.nics.is_empty() {
         return Err(PackError::Manifest("the manifest has no [[nic]] entries".into()));
     }
-    let steps: u64 = manifest.nics.iter().map(|n| (n.efi.len() + n.efirom.len() + 1) as u64).sum();
+    let jobs = driver_jobs(manifest, base);
+    let steps: u64 = jobs.len() as u64 + manifest.nics.iter().map(|n| (n.efirom.len() + 1) as u64).sum::<u64>();
     progress(Progress::Start(steps));
+    let options = |key: &DriverKey| EfiRomOptions {
+        vendor: key.1,
+        devices: key.2.clone(),
+        class_code: class,
+        compression: Some(level),
+        ..Default::default()
+    };
+    let mut built = build_drivers(jobs, &options, progress);
 
-    let mut compressed: HashMap<(Vec<u8>, u16, Vec<u16>), Vec<u8>> = HashMap::new();
     let mut roms = Vec::new();
     let mut seen_outputs = HashMap::new();
     for entry in &manifest.nics {
@@ -438,34 +446,21 @@ pub fn pack(manifest: &Manifest, base: &Path, progress: &mut dyn FnMut(Progress)
         for arch in all_arches(entry) {
             if let Some(path) = entry.efi.get(&arch) {
                 let driver = read_input(base, path)?;
-                let key = (driver.clone(), ids.vendor, ids.devices.clone());
-                let bytes = match compressed.get(&key) {
-                    Some(b) => b.clone(),
+                let key = (driver, ids.vendor, ids.devices.clone());
+                // Every readable driver was built up front; build here only
+                // what that pass could not see.
+                let rom = match built.get(&key) {
+                    Some(rom) => rom.clone(),
                     None => {
-                        let rom = build::efi_rom(
-                            &driver,
-                            &EfiRomOptions {
-                                vendor: ids.vendor,
-                                devices: ids.devices.clone(),
-                                class_code: class,
-                                compression: Some(level),
-                                ..Default::default()
-                            },
-                        )
-                        .map_err(|e| input_error(base, path, e.to_string()))?;
-                        if rom.pe.machine != arch.machine() {
-                            return Err(input_error(
-                                base,
-                                path,
-                                format!("is a {} driver, listed as {}", rom.pe.machine, arch.name()),
-                            ));
-                        }
-                        compressed.insert(key, rom.bytes.clone());
-                        rom.bytes
+                        let rom = build_driver(&key, &options);
+                        built.entry(key).or_insert(rom).clone()
                     }
                 };
+                let (bytes, machine) = rom.map_err(|e| input_error(base, path, e))?;
+                if machine != arch.machine() {
+                    return Err(input_error(base, path, format!("is a {machine} driver, listed as {}", arch.name())));
+                }
                 parts.push(Part { label: arch.name().into(), arch: Some(arch), bytes });
-                progress(Progress::Step(format!("{} {} driver", entry.model, arch.name())));
             } else if let Some(path) = entry.efirom.get(&arch) {
                 let bytes = read_input(base, path)?;
                 let images = edit::input_images(&bytes).map_err(|e| input_error(base, path, e.to_string()))?;
@@ -596,6 +591,71 @@ fn over_budget(rom: &PackedRom) -> Option<String> {
         rom.content_size - bucket,
         human(bucket)
     ))
+}
+
+/// A driver build: PE bytes, vendor ID, device IDs.
+type DriverKey = (Vec<u8>, u16, Vec<u16>);
+/// A built EFI ROM image and the driver's machine, or why it failed.
+type BuiltDriver = Result<(Vec<u8>, Machine), String>;
+
+/// The distinct driver builds of the manifest, in manifest order, with the
+/// NIC and architecture that first names each. Entries whose IDs or files
+/// are bad are left out: the main pass reports them in order.
+fn driver_jobs(manifest: &Manifest, base: &Path) -> Vec<(DriverKey, String)> {
+    let mut jobs: Vec<(DriverKey, String)> = Vec::new();
+    for entry in &manifest.nics {
+        let Ok(ids) = resolve_ids(entry) else { continue };
+        for (arch, path) in &entry.efi {
+            let Ok(driver) = read_input(base, path) else { continue };
+            let key = (driver, ids.vendor, ids.devices.clone());
+            if !jobs.iter().any(|(k, _)| *k == key) {
+                jobs.push((key, format!("{} {} driver", entry.model, arch.name())));
+            }
+        }
+    }
+    jobs
+}
+
+fn build_driver(key: &DriverKey, options: &dyn Fn(&DriverKey) -> EfiRomOptions) -> BuiltDriver {
+    build::efi_rom(&key.0, &options(key)).map(|rom| (rom.bytes, rom.pe.machine)).map_err(|e| e.to_string())
+}
+
+/// Build (compress) every job, on as many threads as there are CPUs:
+/// compression dominates `pack` at level best, and each job is independent.
+/// The result does not depend on the thread count.
+fn build_drivers(
+    jobs: Vec<(DriverKey, String)>,
+    options: &(dyn Fn(&DriverKey) -> EfiRomOptions + Sync),
+    progress: &mut dyn FnMut(Progress),
+) -> HashMap<DriverKey, BuiltDriver> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<BuiltDriver>> = vec![None; jobs.len()];
+    std::thread::scope(|scope| {
+        let (done, finished) = std::sync::mpsc::channel();
+        for _ in 0..threads {
+            let (done, next, jobs) = (done.clone(), &next, &jobs);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((key, _)) = jobs.get(i) else { break };
+                    let rom = build_driver(key, options);
+                    if done.send((i, rom)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done);
+        for (i, rom) in finished {
+            progress(Progress::Step(jobs[i].1.clone()));
+            results[i] = Some(rom);
+        }
+    });
+    jobs.into_iter()
+        .zip(results)
+        .filter_map(|((key, _), rom)| Some((key, rom?)))
+        .collect()
 }
 
 fn all_arches(entry: &NicEntry) -> Vec<Arch> {
