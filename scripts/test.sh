@@ -57,6 +57,13 @@ run_fuzz() {
 }
 
 [ "${OPTROM_NO_INSTALL:-0}" = 1 ] || install_deps
+echo "== cargo fmt --check (rustfmt.toml)"
+if cargo fmt --version >/dev/null 2>&1; then
+  cargo fmt --all -- --check
+  (cd fuzz && cargo fmt --all -- --check)
+else
+  echo "rustfmt is not installed; format check skipped"
+fi
 echo "== cargo clippy, rustdoc (warnings are errors)"
 if cargo clippy --version >/dev/null 2>&1; then
   cargo clippy -q --workspace --all-targets -- -D warnings

@@ -7,11 +7,8 @@ use libfuzzer_sys::fuzz_target;
 use optrom_codec::{Format, Level, compress, decompress};
 
 fuzz_target!(|data: &[u8]| {
-    let levels: &[Level] = if data.len() <= 2048 {
-        &[Level::Fast, Level::Default, Level::Best]
-    } else {
-        &[Level::Fast]
-    };
+    let levels: &[Level] =
+        if data.len() <= 2048 { &[Level::Fast, Level::Default, Level::Best] } else { &[Level::Fast] };
     for f in [Format::Efi, Format::Tiano] {
         for &l in levels {
             let c = compress(f, data, l);

@@ -15,10 +15,15 @@ pub fn compress(input: &Path, output: &Path, format: Format, level: Level, allow
         }
     };
     if u32::try_from(data.len()).is_err() {
-        eprintln!("optrom: {}: {} bytes is more than the format's 32-bit size field holds", input.display(), data.len());
+        eprintln!(
+            "optrom: {}: {} bytes is more than the format's 32-bit size field holds",
+            input.display(),
+            data.len()
+        );
         return EXIT_UNUSABLE;
     }
-    let stream = optrom_codec::compress_with(&data, &CompressOptions { format, level, allow_16k_efi_distances: allow_16k });
+    let stream =
+        optrom_codec::compress_with(&data, &CompressOptions { format, level, allow_16k_efi_distances: allow_16k });
     if let Err(e) = optrom::fsio::write_atomic(output, &stream) {
         eprintln!("optrom: {e}");
         return EXIT_FINDINGS;

@@ -29,7 +29,10 @@ pub fn run(files: &[PathBuf], json: bool) -> u8 {
         }
         if json {
             let mut value = serde_json::to_value(&info).expect("reports serialize");
-            value.as_object_mut().expect("report is an object").insert("path".into(), json!(path.display().to_string()));
+            value
+                .as_object_mut()
+                .expect("report is an object")
+                .insert("path".into(), json!(path.display().to_string()));
             entries.push(value);
         } else {
             print_text(&path.display().to_string(), &info);
@@ -54,7 +57,18 @@ fn print_text(path: &str, info: &RomInfo) {
     );
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["#", "offset", "length", "type", "vendor:device", "class", "arch", "payload", "checksum", "last"]);
+    table.set_header([
+        "#",
+        "offset",
+        "length",
+        "type",
+        "vendor:device",
+        "class",
+        "arch",
+        "payload",
+        "checksum",
+        "last",
+    ]);
     for image in &info.images {
         table.add_row([
             image.index.to_string(),
@@ -65,11 +79,7 @@ fn print_text(path: &str, info: &RomInfo) {
             format!("{:06x}", image.pcir.class_code),
             arch(image),
             payload(image),
-            format!(
-                "{} ({})",
-                if image.checksum.valid { "ok" } else { "BAD" },
-                image.checksum.convention
-            ),
+            format!("{} ({})", if image.checksum.valid { "ok" } else { "BAD" }, image.checksum.convention),
             if image.last { "yes".into() } else { "no".into() },
         ]);
     }

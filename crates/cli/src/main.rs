@@ -248,7 +248,16 @@ fn main() -> ExitCode {
             })
         }
         Command::Resolve { target, nic, romfile, dash_l, firmware_path, data_dir, distro, json } => {
-            set_cmd::resolve(set_cmd::ResolveArgs { target, nic, romfile, dash_l, firmware_path, data_dir, distro, json })
+            set_cmd::resolve(set_cmd::ResolveArgs {
+                target,
+                nic,
+                romfile,
+                dash_l,
+                firmware_path,
+                data_dir,
+                distro,
+                json,
+            })
         }
     };
     ExitCode::from(code)

@@ -164,9 +164,7 @@ pub fn combine(inputs: &[PathBuf], manifest: Option<&Path>, output: &Path) -> u8
             Err(e) => return fail(manifest_path, format!("line {}, column {}: {e}", e.line(), e.column())),
         };
         let base = manifest_path.parent().unwrap_or(Path::new("."));
-        match edit::combine_manifest(&parsed, |name| {
-            optrom::fsio::read(&base.join(name)).map_err(|e| e.to_string())
-        }) {
+        match edit::combine_manifest(&parsed, |name| optrom::fsio::read(&base.join(name)).map_err(|e| e.to_string())) {
             Ok(rom) => rom,
             Err(e) => return fail(manifest_path, e),
         }
@@ -219,7 +217,12 @@ pub fn split(input: &Path, dir: &Path) -> u8 {
         eprintln!("optrom: {e}");
         return EXIT_FINDINGS;
     }
-    println!("wrote {} ({} images); rebuild with: optrom combine --manifest {} -o OUT", path.display(), manifest.images.len(), path.display());
+    println!(
+        "wrote {} ({} images); rebuild with: optrom combine --manifest {} -o OUT",
+        path.display(),
+        manifest.images.len(),
+        path.display()
+    );
     EXIT_OK
 }
 

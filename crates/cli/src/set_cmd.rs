@@ -21,7 +21,10 @@ pub fn pack(manifest_path: &Path, out: &Path, report_html: Option<&Path>, json: 
             return EXIT_UNUSABLE;
         }
     };
-    let mut manifest = match std::str::from_utf8(&text).map_err(|e| e.to_string()).and_then(|t| pack::parse_manifest(t).map_err(|e| e.to_string())) {
+    let mut manifest = match std::str::from_utf8(&text)
+        .map_err(|e| e.to_string())
+        .and_then(|t| pack::parse_manifest(t).map_err(|e| e.to_string()))
+    {
         Ok(m) => m,
         Err(e) => {
             eprintln!("optrom: {}: {e}", manifest_path.display());
@@ -131,13 +134,17 @@ pub fn migrate_check(a: MigrateArgs<'_>) -> u8 {
     };
     let fails = rows.iter().filter(|r| r.verdict == Verdict::Fails).count();
     if a.json {
-        print_json(&json!({ "schema": "optrom-migrate-check", "schema_version": 1, "migratable": fails == 0, "rows": rows }));
+        print_json(
+            &json!({ "schema": "optrom-migrate-check", "schema_version": 1, "migratable": fails == 0, "rows": rows }),
+        );
     } else {
         let mut table = Table::new();
         table.load_preset(UTF8_FULL_CONDENSED);
         table.set_header(["NIC", "ROM file", "RAM block", "OLD", "NEW", "verdict"]);
         let size = |s: &migrate::Side| match (s.file_size, s.ram_block_size) {
-            (Some(f), Some(b)) => format!("{f} B -> {b:#x}{}", s.romsize.map_or(String::new(), |_| " (romsize)".into())),
+            (Some(f), Some(b)) => {
+                format!("{f} B -> {b:#x}{}", s.romsize.map_or(String::new(), |_| " (romsize)".into()))
+            }
             _ => "absent".into(),
         };
         for r in &rows {
@@ -164,7 +171,11 @@ pub fn migrate_check(a: MigrateArgs<'_>) -> u8 {
         }
         println!(
             "{}",
-            if fails == 0 { "all NICs migrate".to_string() } else { format!("{fails} NIC model(s) would fail to migrate") }
+            if fails == 0 {
+                "all NICs migrate".to_string()
+            } else {
+                format!("{fails} NIC model(s) would fail to migrate")
+            }
         );
     }
     if fails == 0 { EXIT_OK } else { EXIT_FINDINGS }
@@ -208,14 +219,22 @@ pub fn resolve(a: ResolveArgs) -> u8 {
     if a.json {
         print_json(&json!({ "schema": "optrom-resolve", "schema_version": 1, "resolution": res }));
     } else {
-        println!("qemu-system-{} -device {}: romfile {}", target.name(), res.nic, res.romfile.as_deref().unwrap_or("(none)"));
+        println!(
+            "qemu-system-{} -device {}: romfile {}",
+            target.name(),
+            res.nic,
+            res.romfile.as_deref().unwrap_or("(none)")
+        );
         for c in &res.candidates {
             println!("  {:<14} {} {}", c.source, c.path.display(), if c.exists { "<- loaded" } else { "(missing)" });
         }
         match &res.found {
             Some(p) => println!("loads {}: {}", p.display(), res.contents.as_deref().unwrap_or("")),
             None if res.romfile.is_some() => {
-                println!("not found: QEMU fails with: failed to find romfile \"{}\"", res.romfile.as_deref().unwrap_or(""))
+                println!(
+                    "not found: QEMU fails with: failed to find romfile \"{}\"",
+                    res.romfile.as_deref().unwrap_or("")
+                )
             }
             None => println!("{}", res.contents.as_deref().unwrap_or("")),
         }

@@ -37,7 +37,8 @@ fn debian_roms() -> Vec<String> {
         assert!(std::env::var_os("OPTROM_SKIP_EXTERNAL").is_some(), "install Debian's ipxe-qemu");
         return vec![];
     };
-    let mut v: Vec<String> = dir.map(|e| e.unwrap().path().display().to_string()).filter(|p| p.ends_with(".rom")).collect();
+    let mut v: Vec<String> =
+        dir.map(|e| e.unwrap().path().display().to_string()).filter(|p| p.ends_with(".rom")).collect();
     v.sort();
     v
 }
@@ -70,7 +71,8 @@ fn info_text_is_readable() {
     let out = optrom(&["info", E1000]);
     let (stdout, _) = text(&out);
     assert!(out.status.success());
-    for needle in ["ROM BAR 256 KiB", "8086:100e", "X64", "boot-service-driver", "ipxe-byte6", "$PnP", "UNDI", "PE32+"] {
+    for needle in ["ROM BAR 256 KiB", "8086:100e", "X64", "boot-service-driver", "ipxe-byte6", "$PnP", "UNDI", "PE32+"]
+    {
         assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
     }
 }
@@ -135,19 +137,67 @@ fn malformed_inputs_fail_with_specific_messages() {
     let good = legacy_image(2, true);
     let mut cases: Vec<(&str, Vec<u8>, i32, &str)> = vec![
         ("empty.rom", vec![], 2, "offset 0x0, field file: empty file"),
-        ("random.rom", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(), 2, "offset 0x0, field signature: not an option ROM"),
+        (
+            "random.rom",
+            (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(),
+            2,
+            "offset 0x0, field signature: not an option ROM",
+        ),
         ("truncated.rom", good[..0x10].to_vec(), 1, "offset 0x0, field image header: truncated"),
-        ("halfimage.rom", good[..700].to_vec(), 1, "offset 0x30, field PCIR.ImageLength: image ends at 0x400, past the end of the file (0x2bc)"),
-        ("zero-length.rom", { let mut b = good.clone(); b[0x30] = 0; b }, 1, "offset 0x30, field PCIR.ImageLength: is zero"),
-        ("pcir-oob.rom", { let mut b = good.clone(); b[0x18] = 0x00; b[0x19] = 0x10; b }, 1, "offset 0x18, field PCIR pointer: out of bounds"),
-        ("pcir-unaligned.rom", {
-            let mut b = good.clone();
-            b.copy_within(0x20..0x38, 0x22);
-            b[0x18] = 0x22;
-            b
-        }, 1, "offset 0x18, field PCIR pointer: PCIR at 0x22 is not 4-byte aligned"),
-        ("no-last.rom", legacy_image(2, false), 1, "offset 0x35, field PCIR.Indicator: the file ends but no image has the last-image bit"),
-        ("second-no-sig.rom", { let mut b = legacy_image(1, false); b.extend(vec![0u8; 512]); b }, 1, "offset 0x200, field signature: bad signature: expected 55 AA, found 0x0"),
+        (
+            "halfimage.rom",
+            good[..700].to_vec(),
+            1,
+            "offset 0x30, field PCIR.ImageLength: image ends at 0x400, past the end of the file (0x2bc)",
+        ),
+        (
+            "zero-length.rom",
+            {
+                let mut b = good.clone();
+                b[0x30] = 0;
+                b
+            },
+            1,
+            "offset 0x30, field PCIR.ImageLength: is zero",
+        ),
+        (
+            "pcir-oob.rom",
+            {
+                let mut b = good.clone();
+                b[0x18] = 0x00;
+                b[0x19] = 0x10;
+                b
+            },
+            1,
+            "offset 0x18, field PCIR pointer: out of bounds",
+        ),
+        (
+            "pcir-unaligned.rom",
+            {
+                let mut b = good.clone();
+                b.copy_within(0x20..0x38, 0x22);
+                b[0x18] = 0x22;
+                b
+            },
+            1,
+            "offset 0x18, field PCIR pointer: PCIR at 0x22 is not 4-byte aligned",
+        ),
+        (
+            "no-last.rom",
+            legacy_image(2, false),
+            1,
+            "offset 0x35, field PCIR.Indicator: the file ends but no image has the last-image bit",
+        ),
+        (
+            "second-no-sig.rom",
+            {
+                let mut b = legacy_image(1, false);
+                b.extend(vec![0u8; 512]);
+                b
+            },
+            1,
+            "offset 0x200, field signature: bad signature: expected 55 AA, found 0x0",
+        ),
     ];
     // An EFI image whose payload offset lies outside the image.
     let mut efi = vec![0u8; 1024];
@@ -163,7 +213,12 @@ fn malformed_inputs_fail_with_specific_messages() {
     efi[0x2C] = 2;
     efi[0x30] = 3;
     efi[0x31] = 0x80;
-    cases.push(("efi-offset.rom", efi, 1, "offset 0x16, field EfiImageHeaderOffset: EFI image offset 0x900 is not inside the initialization span 0x400"));
+    cases.push((
+        "efi-offset.rom",
+        efi,
+        1,
+        "offset 0x16, field EfiImageHeaderOffset: EFI image offset 0x900 is not inside the initialization span 0x400",
+    ));
 
     for (name, bytes, status, message) in cases {
         let p = temp_with(&dir, name, &bytes);
@@ -173,14 +228,20 @@ fn malformed_inputs_fail_with_specific_messages() {
             let (stdout, stderr) = text(&out);
             assert_eq!(out.status.code(), Some(status), "{cmd} {name}: {stdout}{stderr}");
             let all = format!("{stdout}{stderr}");
-            let line = all.lines().find(|l| l.contains(message)).unwrap_or_else(|| panic!("{cmd} {name}: no line with {message:?} in\n{all}"));
+            let line = all
+                .lines()
+                .find(|l| l.contains(message))
+                .unwrap_or_else(|| panic!("{cmd} {name}: no line with {message:?} in\n{all}"));
             assert!(line.contains(path), "{cmd} {name}: line does not name the file: {line}");
             assert!(!all.contains("panicked"), "{all}");
         }
     }
 
     // A directory and a missing file: exit 2, one line naming the path.
-    for (path, message) in [(dir.path().to_str().unwrap().to_string(), "is a directory"), (format!("{}/missing.rom", dir.path().display()), "No such file")] {
+    for (path, message) in [
+        (dir.path().to_str().unwrap().to_string(), "is a directory"),
+        (format!("{}/missing.rom", dir.path().display()), "No such file"),
+    ] {
         for cmd in ["info", "check"] {
             let out = optrom(&[cmd, &path]);
             let (_, stderr) = text(&out);
@@ -214,7 +275,8 @@ fn compress_decompress_round_trip_and_bad_stream() {
     for (format, level) in [("efi", "fast"), ("efi", "best"), ("tiano", "default")] {
         let z = dir.path().join(format!("snponly.{format}.{level}"));
         let back = dir.path().join("back.efi");
-        let out = optrom(&["compress", "--format", format, "--level", level, input.to_str().unwrap(), z.to_str().unwrap()]);
+        let out =
+            optrom(&["compress", "--format", format, "--level", level, input.to_str().unwrap(), z.to_str().unwrap()]);
         assert!(out.status.success(), "{:?}", text(&out));
         let compressed = std::fs::read(&z).unwrap();
         assert!(compressed.len() < driver.len() * 3 / 4, "{format}/{level}: {} bytes", compressed.len());

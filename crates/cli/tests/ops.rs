@@ -13,7 +13,12 @@ fn optrom(args: &[&str]) -> Output {
 
 fn ok(args: &[&str]) -> String {
     let out = optrom(args);
-    assert!(out.status.success(), "optrom {args:?} failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "optrom {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -28,7 +33,10 @@ fn have_debian() -> bool {
     if Path::new(QEMU_DIR).join("efi-e1000.rom").exists() {
         return true;
     }
-    assert!(std::env::var_os("OPTROM_SKIP_EXTERNAL").is_some(), "install Debian's ipxe-qemu and ipxe (or set OPTROM_SKIP_EXTERNAL=1)");
+    assert!(
+        std::env::var_os("OPTROM_SKIP_EXTERNAL").is_some(),
+        "install Debian's ipxe-qemu and ipxe (or set OPTROM_SKIP_EXTERNAL=1)"
+    );
     false
 }
 
@@ -85,7 +93,8 @@ fn split_then_combine_reproduces_every_debian_rom() {
         let rom = PathBuf::from(format!("{QEMU_DIR}/efi-{nic}.rom"));
         let parts = dir.path().join(nic);
         ok(&["split", s(&rom), "-o", s(&parts)]);
-        let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(parts.join("manifest.json")).unwrap()).unwrap();
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(parts.join("manifest.json")).unwrap()).unwrap();
         assert_eq!(manifest["images"].as_array().unwrap().len(), 2, "{nic}");
         let driver = parts.join(manifest["images"][1]["driver"].as_str().unwrap());
         assert_eq!(&std::fs::read(&driver).unwrap()[..2], b"MZ");
@@ -150,10 +159,28 @@ fn efirom_ids_classes_and_device_lists() {
     assert_eq!(info["images"][0]["pcir"]["class_code"], "020000");
 
     let multi = dir.path().join("multi.efirom");
-    ok(&["efirom", s(&driver), "--vendor", "1af4", "--device", "1000", "--device", "1041", "--class", "020000", "--revision", "7", "-o", s(&multi)]);
+    ok(&[
+        "efirom",
+        s(&driver),
+        "--vendor",
+        "1af4",
+        "--device",
+        "1000",
+        "--device",
+        "1041",
+        "--class",
+        "020000",
+        "--revision",
+        "7",
+        "-o",
+        s(&multi),
+    ]);
     let info = info_json(&multi);
     let p = &info["images"][0]["pcir"];
-    assert_eq!((p["revision"].as_u64(), p["device"].as_str(), p["code_revision"].as_u64()), (Some(3), Some("1000"), Some(7)));
+    assert_eq!(
+        (p["revision"].as_u64(), p["device"].as_str(), p["code_revision"].as_u64()),
+        (Some(3), Some("1000"), Some(7))
+    );
     assert_eq!(p["device_list"], serde_json::json!(["1000", "1041"]));
     assert_eq!(info["images"][0]["checksum"]["valid"], true);
     assert_eq!(edk2_decompress_all(&multi), vec![std::fs::read(&driver).unwrap()]);
@@ -181,7 +208,10 @@ fn efirom_refuses_applications_and_unknown_machines() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("app.efirom");
     let err = refused(&["efirom", s(app), "--vendor", "8086", "--device", "100e", "-o", s(&out)]);
-    assert!(err.contains("snponly.efi: offset 0x") && err.contains("field Subsystem") && err.contains("EFI application"), "{err}");
+    assert!(
+        err.contains("snponly.efi: offset 0x") && err.contains("field Subsystem") && err.contains("EFI application"),
+        "{err}"
+    );
     assert!(!out.exists());
     ok(&["efirom", s(app), "--vendor", "8086", "--device", "100e", "--allow-application", "-o", s(&out)]);
     let check = optrom(&["check", s(&out)]);
@@ -193,7 +223,8 @@ fn efirom_refuses_applications_and_unknown_machines() {
     pe[nt + 4..nt + 6].copy_from_slice(&0x1234u16.to_le_bytes());
     let odd = dir.path().join("odd.efi");
     std::fs::write(&odd, &pe).unwrap();
-    let err = refused(&["efirom", s(&odd), "--vendor", "8086", "--device", "100e", "--allow-application", "-o", s(&out)]);
+    let err =
+        refused(&["efirom", s(&odd), "--vendor", "8086", "--device", "100e", "--allow-application", "-o", s(&out)]);
     assert!(err.contains(&format!("offset {:#x}, field Machine: PE machine 0x1234", nt + 4)), "{err}");
 
     let not_pe = dir.path().join("not.efi");
@@ -280,9 +311,25 @@ fn set_ids_patches_pcir_and_keeps_checksums() {
     let one = dir.path().join("one.rom");
     ok(&["set-ids", &src, "--vendor", "8086", "--device", "100f", "--image", "0", "-o", s(&one)]);
     let info = info_json(&one);
-    assert_eq!((info["images"][0]["pcir"]["device"].as_str(), info["images"][1]["pcir"]["device"].as_str()), (Some("100f"), Some("100e")));
+    assert_eq!(
+        (info["images"][0]["pcir"]["device"].as_str(), info["images"][1]["pcir"]["device"].as_str()),
+        (Some("100f"), Some("100e"))
+    );
     // The legacy device list has room for one ID only.
-    let err = refused(&["set-ids", &src, "--vendor", "8086", "--device", "100e", "--device", "100f", "--image", "0", "-o", s(&one)]);
+    let err = refused(&[
+        "set-ids",
+        &src,
+        "--vendor",
+        "8086",
+        "--device",
+        "100e",
+        "--device",
+        "100f",
+        "--image",
+        "0",
+        "-o",
+        s(&one),
+    ]);
     assert!(err.contains("field PCIR device list: image 0 has room for 1 device IDs, 2 requested"), "{err}");
     let err = refused(&["set-ids", &src, "--vendor", "8086", "--device", "100e", "--image", "5", "-o", s(&one)]);
     assert!(err.contains("there is no image 5; the ROM has 2"), "{err}");

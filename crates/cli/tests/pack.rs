@@ -23,7 +23,10 @@ fn have_debian() -> bool {
     if Path::new(QEMU_DIR).join("efi-e1000.rom").exists() {
         return true;
     }
-    assert!(std::env::var_os("OPTROM_SKIP_EXTERNAL").is_some(), "install Debian's ipxe-qemu (or set OPTROM_SKIP_EXTERNAL=1)");
+    assert!(
+        std::env::var_os("OPTROM_SKIP_EXTERNAL").is_some(),
+        "install Debian's ipxe-qemu (or set OPTROM_SKIP_EXTERNAL=1)"
+    );
     false
 }
 
@@ -42,7 +45,11 @@ fn debian_example(dir: &Path) -> PathBuf {
     for f in ["debian-ipxe-qemu.toml", "extract-parts.sh"] {
         std::fs::copy(examples().join("debian").join(f), ex.join(f)).unwrap();
     }
-    let out = Command::new("sh").arg(ex.join("extract-parts.sh")).env("OPTROM", env!("CARGO_BIN_EXE_optrom")).output().unwrap();
+    let out = Command::new("sh")
+        .arg(ex.join("extract-parts.sh"))
+        .env("OPTROM", env!("CARGO_BIN_EXE_optrom"))
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", show(&out));
     ex.join("debian-ipxe-qemu.toml")
 }
@@ -80,14 +87,30 @@ fn debian_set_rebuilds_byte_for_byte_and_reproducibly() {
     assert_eq!(files_in(&a), files_in(&b), "two runs must give identical output");
     for entry in std::fs::read_dir(QEMU_DIR).unwrap().flatten() {
         let name = entry.file_name();
-        assert_eq!(std::fs::read(a.join(&name)).unwrap(), std::fs::read(entry.path()).unwrap(), "{name:?} differs from Debian's");
+        assert_eq!(
+            std::fs::read(a.join(&name)).unwrap(),
+            std::fs::read(entry.path()).unwrap(),
+            "{name:?} differs from Debian's"
+        );
     }
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(a.join("size-report.json")).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("size-report.json")).unwrap()).unwrap();
     let roms = report["roms"].as_array().unwrap();
     assert_eq!(roms.len(), 16);
     let e1000 = roms.iter().find(|r| r["path"] == "efi-e1000.rom").unwrap();
-    assert_eq!((e1000["content_size"].as_u64(), e1000["bar_size"].as_u64(), e1000["bucket"].as_u64(), e1000["headroom"].as_i64()), (Some(249856), Some(262144), Some(262144), Some(12288)));
-    assert_eq!(e1000["images"], serde_json::json!([{"label": "legacy", "size": 75264}, {"label": "x64", "size": 174592}]));
+    assert_eq!(
+        (
+            e1000["content_size"].as_u64(),
+            e1000["bar_size"].as_u64(),
+            e1000["bucket"].as_u64(),
+            e1000["headroom"].as_i64()
+        ),
+        (Some(249856), Some(262144), Some(262144), Some(12288))
+    );
+    assert_eq!(
+        e1000["images"],
+        serde_json::json!([{"label": "legacy", "size": 75264}, {"label": "x64", "size": 174592}])
+    );
 }
 
 /// Debian's x64 iPXE driver with its COFF machine relabelled: a stand-in for the
@@ -107,7 +130,8 @@ fn multiarch(dir: &Path, layout: &str, bucket: &str, pad: &str) -> PathBuf {
         for nic in ["e1000", "virtio"] {
             let o = optrom(&["split", &format!("{QEMU_DIR}/efi-{nic}.rom"), "-o", s(&parts.join(nic))]);
             assert!(o.status.success(), "{}", show(&o));
-            let driver = walk(&parts.join(nic)).into_iter().find(|p| p.extension().is_some_and(|e| e == "efi")).unwrap();
+            let driver =
+                walk(&parts.join(nic)).into_iter().find(|p| p.extension().is_some_and(|e| e == "efi")).unwrap();
             let x64 = std::fs::read(&driver).unwrap();
             std::fs::write(parts.join(format!("{nic}-x64.efi")), &x64).unwrap();
             for (arch, machine) in [("aa64", 0xAA64u16), ("riscv64", 0x5064), ("loongarch64", 0x6264)] {
@@ -115,7 +139,9 @@ fn multiarch(dir: &Path, layout: &str, bucket: &str, pad: &str) -> PathBuf {
             }
         }
     }
-    let mut text = format!("[set]\nname = \"multiarch\"\nlayout = \"{layout}\"\nbucket = \"{bucket}\"\npad = \"{pad}\"\nlevel = \"fast\"\n");
+    let mut text = format!(
+        "[set]\nname = \"multiarch\"\nlayout = \"{layout}\"\nbucket = \"{bucket}\"\npad = \"{pad}\"\nlevel = \"fast\"\n"
+    );
     for (nic, model) in [("e1000", "e1000"), ("virtio", "virtio-net-pci")] {
         text += &format!(
             "\n[[nic]]\nmodel = \"{model}\"\nlegacy = \"{QEMU_DIR}/pxe-{nic}.rom\"\n[nic.efi]\nx64 = \"parts/{nic}-x64.efi\"\naa64 = \"parts/{nic}-aa64.efi\"\nriscv64 = \"parts/{nic}-riscv64.efi\"\nloongarch64 = \"parts/{nic}-loongarch64.efi\"\n"
@@ -156,7 +182,12 @@ fn multiarch_layouts_and_budgets() {
     assert_eq!((rom["file_size"].as_u64(), rom["bar_size"].as_u64()), (Some(524288), Some(524288)));
     let info = optrom(&["info", "--json", s(&out.join("efi-e1000.rom"))]);
     let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
-    let machines: Vec<&str> = info["files"][0]["images"].as_array().unwrap().iter().filter_map(|i| i["efi"]["machine"]["name"].as_str()).collect();
+    let machines: Vec<&str> = info["files"][0]["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["efi"]["machine"]["name"].as_str())
+        .collect();
     assert_eq!(machines, ["X64", "AA64", "RISCV64", "LOONGARCH64"]);
 
     // Opt2: per-arch directories, each ROM holding what its target runs, inside 256 KiB.
@@ -164,7 +195,12 @@ fn multiarch_layouts_and_budgets() {
     let out2 = tmp.path().join("opt2");
     let o = optrom(&["pack", s(&m), "-o", s(&out2), "--report-html", s(&tmp.path().join("sizes.html"))]);
     assert!(o.status.success(), "{}", show(&o));
-    for (target, want) in [("x86_64", vec!["x86", "X64"]), ("aarch64", vec!["AA64"]), ("riscv64", vec!["RISCV64"]), ("loongarch64", vec!["LOONGARCH64"])] {
+    for (target, want) in [
+        ("x86_64", vec!["x86", "X64"]),
+        ("aarch64", vec!["AA64"]),
+        ("riscv64", vec!["RISCV64"]),
+        ("loongarch64", vec!["LOONGARCH64"]),
+    ] {
         let path = out2.join(target).join("efi-virtio.rom");
         let info = optrom(&["info", "--json", s(&path)]);
         let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
@@ -172,7 +208,11 @@ fn multiarch_layouts_and_budgets() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|i| i["efi"]["machine"]["name"].as_str().map_or_else(|| i["code_type"]["name"].as_str().unwrap().to_string(), str::to_string))
+            .map(|i| {
+                i["efi"]["machine"]["name"]
+                    .as_str()
+                    .map_or_else(|| i["code_type"]["name"].as_str().unwrap().to_string(), str::to_string)
+            })
             .collect();
         assert_eq!(kinds, want, "{target}");
         assert!(info["files"][0]["file_size"].as_u64().unwrap() <= 262144);
@@ -182,7 +222,17 @@ fn multiarch_layouts_and_budgets() {
         assert!(String::from_utf8_lossy(&r.stdout).contains(&format!("runs on {target}")), "{}", show(&r));
     }
     // The combined x86 ROM does not help an aarch64 guest.
-    let r = optrom(&["resolve", "--target", "aarch64", "--nic", "virtio-net-pci", "--firmware-path", QEMU_DIR, "--data-dir", "/nonexistent"]);
+    let r = optrom(&[
+        "resolve",
+        "--target",
+        "aarch64",
+        "--nic",
+        "virtio-net-pci",
+        "--firmware-path",
+        QEMU_DIR,
+        "--data-dir",
+        "/nonexistent",
+    ]);
     assert_eq!(r.status.code(), Some(1), "{}", show(&r));
     assert!(String::from_utf8_lossy(&r.stdout).contains("holds nothing for aarch64"), "{}", show(&r));
 }
@@ -198,13 +248,17 @@ fn resolve_follows_qemu_search_order() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let r = &v["resolution"];
     assert_eq!(r["found"], format!("{QEMU_DIR}/efi-e1000.rom"));
-    let sources: Vec<&str> = r["candidates"].as_array().unwrap().iter().map(|c| c["source"].as_str().unwrap()).collect();
+    let sources: Vec<&str> =
+        r["candidates"].as_array().unwrap().iter().map(|c| c["source"].as_str().unwrap()).collect();
     assert_eq!(sources, ["name as given", "firmware path", "firmware path", "firmware path"]);
     // A file of that name in the working directory wins, as in QEMU.
     std::fs::copy(format!("{QEMU_DIR}/efi-virtio.rom"), tmp.path().join("efi-e1000.rom")).unwrap();
     let o = optrom_in(tmp.path(), &["resolve", "--target", "x86_64", "--nic", "e1000"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("name as given"), "{}", show(&o));
-    let v: serde_json::Value = serde_json::from_slice(&optrom_in(tmp.path(), &["resolve", "--target", "x86_64", "--nic", "e1000", "--json"]).stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(
+        &optrom_in(tmp.path(), &["resolve", "--target", "x86_64", "--nic", "e1000", "--json"]).stdout,
+    )
+    .unwrap();
     assert_eq!(v["resolution"]["candidates"].as_array().unwrap().len(), 1);
     // Fedora's layout finds nothing on this Debian machine.
     let o = optrom(&["resolve", "--target", "x86_64", "--nic", "e1000", "--distro", "fedora"]);
@@ -228,7 +282,8 @@ fn migrate_check_on_sets_and_files() {
     for e in std::fs::read_dir(QEMU_DIR).unwrap().flatten() {
         std::fs::copy(e.path(), new.join(e.file_name())).unwrap();
     }
-    let o = optrom(&["pad", &format!("{QEMU_DIR}/efi-virtio.rom"), "--to", "512K", "-o", s(&new.join("efi-virtio.rom"))]);
+    let o =
+        optrom(&["pad", &format!("{QEMU_DIR}/efi-virtio.rom"), "--to", "512K", "-o", s(&new.join("efi-virtio.rom"))]);
     assert!(o.status.success());
     std::fs::remove_file(new.join("efi-rtl8139.rom")).unwrap();
     let o = optrom(&["migrate-check", "--json", QEMU_DIR, s(&new)]);
@@ -237,7 +292,10 @@ fn migrate_check_on_sets_and_files() {
     let rows = v["rows"].as_array().unwrap();
     let virtio = rows.iter().find(|r| r["nic"] == "virtio-net-pci").unwrap();
     assert_eq!(virtio["verdict"], "fails");
-    assert_eq!(virtio["qemu_error"], "Size mismatch: 0000:00:03.0/virtio-net-pci.rom: 0x40000 != 0x80000: Invalid argument");
+    assert_eq!(
+        virtio["qemu_error"],
+        "Size mismatch: 0000:00:03.0/virtio-net-pci.rom: 0x40000 != 0x80000: Invalid argument"
+    );
     assert!(virtio["advice"].as_str().unwrap().contains("optrom pad"), "{virtio}");
     let rtl = rows.iter().find(|r| r["nic"] == "rtl8139").unwrap();
     assert_eq!(rtl["qemu_error"], "failed to find romfile \"efi-rtl8139.rom\"");
@@ -265,7 +323,10 @@ fn size_picture_renders_in_chromium() {
     }
     let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| Path::new(p).exists());
     let Some(chromium) = chromium else {
-        assert!(std::env::var_os("OPTROM_SKIP_CHROMIUM").is_some(), "install Debian's chromium (or set OPTROM_SKIP_CHROMIUM=1)");
+        assert!(
+            std::env::var_os("OPTROM_SKIP_CHROMIUM").is_some(),
+            "install Debian's chromium (or set OPTROM_SKIP_CHROMIUM=1)"
+        );
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -280,7 +341,17 @@ fn size_picture_renders_in_chromium() {
     let png = tmp.path().join("shot.png");
     let profile = tmp.path().join("profile");
     let o = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", png.display()))
         .arg("--window-size=1200,760")
@@ -294,7 +365,8 @@ fn size_picture_renders_in_chromium() {
     let frame = reader.next_frame(&mut buf).unwrap();
     let px = &buf[..frame.buffer_size()];
     let channels = frame.color_type.samples();
-    let count = |rgb: [u8; 3]| px.chunks(channels).filter(|p| p[0] == rgb[0] && p[1] == rgb[1] && p[2] == rgb[2]).count();
+    let count =
+        |rgb: [u8; 3]| px.chunks(channels).filter(|p| p[0] == rgb[0] && p[1] == rgb[1] && p[2] == rgb[2]).count();
     let legacy = count([0x7f, 0x7f, 0x7f]);
     let x64 = count([0x1f, 0x77, 0xb4]);
     let bucket = count([0xd6, 0x27, 0x28]);

@@ -35,16 +35,14 @@ pub fn script() -> PathBuf {
 /// True if QEMU and the ROMs are there. If not: panics with how to install them, or returns
 /// false (the caller then skips) when OPTROM_SKIP_QEMU=1.
 pub fn qemu_present() -> bool {
-    let qemu_ok = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
+    let qemu_ok =
+        Command::new("qemu-system-x86_64").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
     let roms_ok = Path::new(E1000_ROM).is_file() && Path::new("/usr/share/OVMF").is_dir();
     if qemu_ok && roms_ok {
         return true;
     }
-    let what = if qemu_ok { "OVMF or Debian's ipxe-qemu ROMs are missing" } else { "qemu-system-x86_64 is not installed" };
+    let what =
+        if qemu_ok { "OVMF or Debian's ipxe-qemu ROMs are missing" } else { "qemu-system-x86_64 is not installed" };
     if std::env::var("OPTROM_SKIP_QEMU").as_deref() == Ok("1") {
         eprintln!("skipping QEMU boot test: {what} (OPTROM_SKIP_QEMU=1)");
         return false;
@@ -187,7 +185,18 @@ fn rebuilt_e1000(dir: &Path) -> PathBuf {
     let parts = dir.join("parts");
     optrom(&["split", E1000_ROM, "-o", parts.to_str().unwrap()]);
     let efirom = dir.join("e1000.efirom");
-    optrom(&["efirom", parts.join("01-efi-x64-8086-100e.efi").to_str().unwrap(), "--vendor", "8086", "--device", "100e", "--level", "best", "-o", efirom.to_str().unwrap()]);
+    optrom(&[
+        "efirom",
+        parts.join("01-efi-x64-8086-100e.efi").to_str().unwrap(),
+        "--vendor",
+        "8086",
+        "--device",
+        "100e",
+        "--level",
+        "best",
+        "-o",
+        efirom.to_str().unwrap(),
+    ]);
     let rom = dir.join("rebuilt-efi-e1000.rom");
     optrom(&["combine", E1000_LEGACY_ONLY_ROM, efirom.to_str().unwrap(), "-o", rom.to_str().unwrap()]);
     let check = optrom(&["check", "--nic", "e1000", rom.to_str().unwrap()]);
@@ -282,7 +291,8 @@ fn every_debian_nic_rebuilt_boots_under_seabios_and_ovmf() {
         let parts = dir.path().join(nic);
         let p = |name: &str| parts.join(name).to_str().unwrap().to_string();
         optrom(&["split", &format!("/usr/lib/ipxe/qemu/efi-{nic}.rom"), "-o", &p("")]);
-        let mut names: Vec<String> = std::fs::read_dir(&parts).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut names: Vec<String> =
+            std::fs::read_dir(&parts).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         let legacy = names.iter().find(|n| n.starts_with("00-legacy")).unwrap();
         let driver = names.iter().find(|n| n.ends_with(".efi")).unwrap();

@@ -12,8 +12,12 @@ const QEMU: &str = "qemu-system-x86_64";
 const E1000: &str = "/usr/lib/ipxe/qemu/efi-e1000.rom";
 
 fn have_qemu() -> bool {
-    let ok = Command::new(QEMU).arg("--version").output().is_ok_and(|o| o.status.success()) && Path::new(E1000).exists();
-    assert!(ok || std::env::var_os("OPTROM_SKIP_QEMU").is_some(), "{QEMU} or {E1000} missing: run scripts/install-qemu.sh (or set OPTROM_SKIP_QEMU=1)");
+    let ok =
+        Command::new(QEMU).arg("--version").output().is_ok_and(|o| o.status.success()) && Path::new(E1000).exists();
+    assert!(
+        ok || std::env::var_os("OPTROM_SKIP_QEMU").is_some(),
+        "{QEMU} or {E1000} missing: run scripts/install-qemu.sh (or set OPTROM_SKIP_QEMU=1)"
+    );
     ok
 }
 
@@ -31,7 +35,20 @@ impl Vm {
     fn start(dir: &Path, name: &str, rom: &Path, extra: &[&str]) -> Vm {
         let sock = dir.join(format!("{name}.sock"));
         let mut child = Command::new(QEMU)
-            .args(["-accel", "tcg", "-machine", "pc", "-m", "128", "-display", "none", "-vga", "none", "-nodefaults", "-S"])
+            .args([
+                "-accel",
+                "tcg",
+                "-machine",
+                "pc",
+                "-m",
+                "128",
+                "-display",
+                "none",
+                "-vga",
+                "none",
+                "-nodefaults",
+                "-S",
+            ])
             .arg("-monitor")
             .arg(format!("unix:{},server=on,wait=off", sock.display()))
             .args(["-netdev", "user,id=n0,restrict=on", "-device"])
@@ -144,7 +161,10 @@ fn migrate(dir: &Path, src: &Path, dst: &Path, extra: &[&str]) -> (bool, String)
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         let info = source.hmp("info migrate");
-        let status = info.lines().find_map(|l| l.trim().strip_prefix("Status:").or_else(|| l.trim().strip_prefix("Migration status:"))).map(|s| s.trim().to_string());
+        let status = info
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Status:").or_else(|| l.trim().strip_prefix("Migration status:")))
+            .map(|s| s.trim().to_string());
         match status.as_deref() {
             Some(s) if s.starts_with("completed") || s.starts_with("failed") => break s.to_string(),
             _ if Instant::now() > deadline => panic!("migration did not finish:\n{info}"),
@@ -172,13 +192,30 @@ fn migration_matches_migrate_check() {
     let original = PathBuf::from(E1000);
 
     // Same bucket: optrom predicts success, QEMU migrates.
-    let predicted = optrom(&["migrate-check", "--nic", "e1000", "--pci-addr", "0000:00:03.0", under.to_str().unwrap(), original.to_str().unwrap()]);
+    let predicted = optrom(&[
+        "migrate-check",
+        "--nic",
+        "e1000",
+        "--pci-addr",
+        "0000:00:03.0",
+        under.to_str().unwrap(),
+        original.to_str().unwrap(),
+    ]);
     assert_eq!(predicted.status.code(), Some(0), "{}", String::from_utf8_lossy(&predicted.stdout));
     let (completed, err) = migrate(dir.path(), &under, &original, &[]);
     assert!(completed, "same-bucket migration failed:\n{err}");
 
     // Different buckets: optrom predicts the exact QEMU error.
-    let predicted = optrom(&["migrate-check", "--json", "--nic", "e1000", "--pci-addr", "0000:00:03.0", under.to_str().unwrap(), over.to_str().unwrap()]);
+    let predicted = optrom(&[
+        "migrate-check",
+        "--json",
+        "--nic",
+        "e1000",
+        "--pci-addr",
+        "0000:00:03.0",
+        under.to_str().unwrap(),
+        over.to_str().unwrap(),
+    ]);
     assert_eq!(predicted.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&predicted.stdout).unwrap();
     let expected = v["rows"][0]["qemu_error"].as_str().unwrap().to_string();
@@ -188,7 +225,15 @@ fn migration_matches_migrate_check() {
     assert!(err.contains(&format!("qemu-system-x86_64: {expected}")), "QEMU said:\n{err}");
 
     // The fix optrom suggests (pin romsize on both sides) makes it migrate.
-    let pinned = optrom(&["migrate-check", "--romsize", "512K", "--nic", "e1000", under.to_str().unwrap(), over.to_str().unwrap()]);
+    let pinned = optrom(&[
+        "migrate-check",
+        "--romsize",
+        "512K",
+        "--nic",
+        "e1000",
+        under.to_str().unwrap(),
+        over.to_str().unwrap(),
+    ]);
     assert_eq!(pinned.status.code(), Some(0));
     let (completed, err) = migrate(dir.path(), &under, &over, &["-global", "e1000.romsize=524288"]);
     assert!(completed, "romsize-pinned migration failed:\n{err}");

@@ -39,16 +39,8 @@ fn pct(ours: usize, base: usize) -> String {
 }
 
 fn run(e: &mut common::Edk2, corpus: &[(String, Vec<u8>)], f: Format, runs: usize) {
-    let (cop, dop) = if f == Format::Efi {
-        (b'c', b'd')
-    } else {
-        (b'C', b'D')
-    };
-    let edk_name = if f == Format::Efi {
-        "EfiCompress"
-    } else {
-        "TianoCompress"
-    };
+    let (cop, dop) = if f == Format::Efi { (b'c', b'd') } else { (b'C', b'D') };
+    let edk_name = if f == Format::Efi { "EfiCompress" } else { "TianoCompress" };
     println!("\n### {f} format (EDK2 {edk_name}), median of {runs} runs\n");
     print!("| file | original | EDK2 | fast | default | best |");
     if f == Format::Efi {
@@ -81,11 +73,7 @@ fn run(e: &mut common::Edk2, corpus: &[(String, Vec<u8>)], f: Format, runs: usiz
             });
         }
         if f == Format::Efi {
-            let o = CompressOptions {
-                format: f,
-                level: Level::Best,
-                allow_16k_efi_distances: true,
-            };
+            let o = CompressOptions { format: f, level: Level::Best, allow_16k_efi_distances: true };
             let c = compress_with(data, &o);
             assert!(e.call(dop, 0, &c).expect("EDK2 rejected 16k stream").1 == *data);
             sizes[3] = c.len();
@@ -98,10 +86,7 @@ fn run(e: &mut common::Edk2, corpus: &[(String, Vec<u8>)], f: Format, runs: usiz
         for i in 0..4 {
             tot[i] += sizes[i];
         }
-        for (i, t) in [edk_ns, times[0], times[1], times[2], edk_dns, our_dns]
-            .into_iter()
-            .enumerate()
-        {
+        for (i, t) in [edk_ns, times[0], times[1], times[2], edk_dns, our_dns].into_iter().enumerate() {
             tt[i] += t;
         }
         print!("| {name} | {} | {} |", data.len(), edk.len());
@@ -128,15 +113,7 @@ fn run(e: &mut common::Edk2, corpus: &[(String, Vec<u8>)], f: Format, runs: usiz
     if f == Format::Efi {
         print!(" {} ({}) |", tot[3], pct(tot[3], tot_edk));
     }
-    println!(
-        " {} | {} | {} | {} | {} | {} |",
-        ms(tt[0]),
-        ms(tt[1]),
-        ms(tt[2]),
-        ms(tt[3]),
-        ms(tt[4]),
-        ms(tt[5])
-    );
+    println!(" {} | {} | {} | {} | {} | {} |", ms(tt[0]), ms(tt[1]), ms(tt[2]), ms(tt[3]), ms(tt[4]), ms(tt[5]));
 }
 
 fn main() {

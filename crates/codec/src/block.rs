@@ -18,26 +18,16 @@ pub(crate) struct Tok {
 impl Tok {
     #[inline]
     pub fn lit(b: u8) -> Tok {
-        Tok {
-            c: u16::from(b),
-            p: 0,
-        }
+        Tok { c: u16::from(b), p: 0 }
     }
     #[inline]
     pub fn mat(len: usize, dist: usize) -> Tok {
         debug_assert!((3..=256).contains(&len) && dist >= 1);
-        Tok {
-            c: (len + 253) as u16,
-            p: (dist - 1) as u32,
-        }
+        Tok { c: (len + 253) as u16, p: (dist - 1) as u32 }
     }
     #[inline]
     pub fn len(self) -> usize {
-        if self.c < 256 {
-            1
-        } else {
-            self.c as usize - 253
-        }
+        if self.c < 256 { 1 } else { self.c as usize - 253 }
     }
 }
 
@@ -70,11 +60,7 @@ pub(crate) struct Hist {
 
 impl Hist {
     pub fn new() -> Self {
-        Hist {
-            c: [0; NC],
-            p: [0; MAX_NP],
-            n: 0,
-        }
+        Hist { c: [0; NC], p: [0; MAX_NP], n: 0 }
     }
     pub fn of(toks: &[Tok]) -> Self {
         let mut h = Hist::new();
@@ -225,12 +211,8 @@ impl Codes {
         let mut k = Codes::new(h, np);
         if k.c_single.is_none() {
             k.opt_c_header();
-            let cbody = |l: &[u8; NC]| -> u64 {
-                h.c.iter()
-                    .zip(l.iter())
-                    .map(|(&f, &l)| u64::from(f) * u64::from(l))
-                    .sum()
-            };
+            let cbody =
+                |l: &[u8; NC]| -> u64 { h.c.iter().zip(l.iter()).map(|(&f, &l)| u64::from(f) * u64::from(l)).sum() };
             let mut best = (k.t_header_bits() + cbody(&k.c_len), k.c_len);
             let betas: &[u32] = &BETAS;
             for &beta in betas {
@@ -264,11 +246,7 @@ impl Codes {
                 let mut tau = [0u32; 17];
                 for (d, td) in tau.iter_mut().enumerate().skip(1) {
                     *td = if k.t_single.is_some() {
-                        if k.t_single == Some((d + 2) as u16) {
-                            0
-                        } else {
-                            6
-                        }
+                        if k.t_single == Some((d + 2) as u16) { 0 } else { 6 }
                     } else if k.t_len[d + 2] == 0 {
                         u32::from(tmax) + 2
                     } else {
@@ -371,13 +349,7 @@ impl Codes {
             if self.t_single.is_some() {
                 break;
             }
-            let cost = |t: usize| -> u32 {
-                if self.t_len[t] == 0 {
-                    1000
-                } else {
-                    u32::from(self.t_len[t])
-                }
-            };
+            let cost = |t: usize| -> u32 { if self.t_len[t] == 0 { 1000 } else { u32::from(self.t_len[t]) } };
             let seq = plan_c(&self.c_len, cost(0), cost(1) + 4, cost(2) + 9);
             self.cseq = Some(seq);
             self.count_t_freq();
@@ -402,9 +374,7 @@ impl Codes {
         let pbits = |l: &[u8]| -> u64 {
             let mut c = Counter::default();
             write_pt_len(&mut c, l, 4, None);
-            c.0 + (0..np)
-                .map(|i| u64::from(h.p[i]) * u64::from(l[i]))
-                .sum::<u64>()
+            c.0 + (0..np).map(|i| u64::from(h.p[i]) * u64::from(l[i])).sum::<u64>()
         };
         let mut best = (pbits(&self.p_len[..np]), self.p_len);
         let mut lim = u32::from(*self.p_len[..np].iter().max().unwrap());
@@ -469,11 +439,7 @@ impl Codes {
 
     /// Codes for writing (most effort).
     pub fn final_codes(h: &Hist, params: &Params) -> Box<Codes> {
-        if params.opt_header {
-            Codes::new_opt(h, params.np)
-        } else {
-            Codes::new(h, params.np)
-        }
+        if params.opt_header { Codes::new_opt(h, params.np) } else { Codes::new(h, params.np) }
     }
 
     pub fn header_bits(&self, ntok: u32, params: &Params) -> u64 {
@@ -491,11 +457,7 @@ impl Codes {
             }
         }
         for k in 0..np {
-            let l = if self.p_single.is_some() {
-                0
-            } else {
-                u64::from(self.p_len[k])
-            };
+            let l = if self.p_single.is_some() { 0 } else { u64::from(self.p_len[k]) };
             bits += u64::from(h.p[k]) * (l + k.saturating_sub(1) as u64);
         }
         bits
@@ -517,12 +479,7 @@ impl Codes {
 
 /// Code lengths minimising `Σ f·len + τ[len]` over used symbols, subject to a
 /// complete code of at most 16 bits (lengths monotone in frequency).
-pub(crate) fn dp_lengths(
-    freq: &[u32; NC],
-    tau: &[u32; 17],
-    guide: &[u8; NC],
-    win: usize,
-) -> [u8; NC] {
+pub(crate) fn dp_lengths(freq: &[u32; NC], tau: &[u32; 17], guide: &[u8; NC], win: usize) -> [u8; NC] {
     let v = dp_lengths_gen(freq, tau, guide, win);
     let mut out = [0u8; NC];
     out.copy_from_slice(&v);
@@ -539,19 +496,13 @@ fn dp_lengths_gen(freq: &[u32], tau: &[u32; 17], guide: &[u8], win: usize) -> Ve
         static BUF: std::cell::RefCell<(Vec<u32>, Vec<u32>, Vec<u8>)> =
             const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
     }
-    let mut syms: Vec<(u32, u16)> = (0..freq.len())
-        .filter(|&s| freq[s] > 0)
-        .map(|s| (freq[s], s as u16))
-        .collect();
+    let mut syms: Vec<(u32, u16)> = (0..freq.len()).filter(|&s| freq[s] > 0).map(|s| (freq[s], s as u16)).collect();
     syms.sort_unstable_by(|a, b| b.cmp(a));
     let m = syms.len();
     const INF: u32 = u32::MAX;
     // Window: at depth d only symbols whose guide length is within `win` of d
     // are assigned (the guide is monotone in this order).
-    let mut glen: Vec<usize> = syms
-        .iter()
-        .map(|&(_, s)| guide[s as usize] as usize)
-        .collect();
+    let mut glen: Vec<usize> = syms.iter().map(|&(_, s)| guide[s as usize] as usize).collect();
     for i in 1..m {
         glen[i] = glen[i].max(glen[i - 1]);
     }
@@ -778,11 +729,7 @@ pub(crate) struct CostModel {
 
 impl CostModel {
     pub fn from_codes(k: &Codes, np: usize) -> CostModel {
-        let mut m = CostModel {
-            lit: [0; 256],
-            len: [0; 257],
-            pos: [0; MAX_NP],
-        };
+        let mut m = CostModel { lit: [0; 256], len: [0; 257], pos: [0; MAX_NP] };
         let cmax = k.c_len.iter().copied().max().unwrap_or(0);
         let c_pen = u32::from(cmax).max(8) + 2;
         for s in 0..NC {

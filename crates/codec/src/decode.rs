@@ -18,13 +18,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn new(data: &'a [u8]) -> Self {
-        let mut r = Reader {
-            data,
-            pos: 0,
-            buf: 0,
-            nbits: 0,
-            consumed: 0,
-        };
+        let mut r = Reader { data, pos: 0, buf: 0, nbits: 0, consumed: 0 };
         r.refill();
         r
     }
@@ -194,10 +188,7 @@ struct Decoder<'a> {
 
 impl Decoder<'_> {
     fn err(&self, kind: DecodeErrorKind) -> DecodeError {
-        DecodeError {
-            bit_offset: self.r.offset(),
-            kind,
-        }
+        DecodeError { bit_offset: self.r.offset(), kind }
     }
 
     /// T and P code lengths (3-bit / unary coding).
@@ -213,28 +204,17 @@ impl Decoder<'_> {
             if s >= max_sym {
                 return Err(DecodeError {
                     bit_offset: start,
-                    kind: DecodeErrorKind::InvalidSymbol {
-                        table: which,
-                        symbol: s,
-                    },
+                    kind: DecodeErrorKind::InvalidSymbol { table: which, symbol: s },
                 });
             }
-            let t = if which == Table::T {
-                &mut self.t
-            } else {
-                &mut self.p
-            };
+            let t = if which == Table::T { &mut self.t } else { &mut self.p };
             t.single(s);
             return Ok(());
         }
         if n > nn {
             return Err(DecodeError {
                 bit_offset: start,
-                kind: DecodeErrorKind::TooManyCodeLengths {
-                    table: which,
-                    count: n as u32,
-                    max: nn as u32,
-                },
+                kind: DecodeErrorKind::TooManyCodeLengths { table: which, count: n as u32, max: nn as u32 },
             });
         }
         let mut lens = [0u8; MAXNP];
@@ -250,10 +230,7 @@ impl Decoder<'_> {
                 if c > 16 {
                     return Err(DecodeError {
                         bit_offset: at,
-                        kind: DecodeErrorKind::CodeLengthTooLong {
-                            table: which,
-                            length: c,
-                        },
+                        kind: DecodeErrorKind::CodeLengthTooLong { table: which, length: c },
                     });
                 }
                 self.r.consume(c - 3);
@@ -267,15 +244,8 @@ impl Decoder<'_> {
                 i += z; // lengths stay 0
             }
         }
-        let t = if which == Table::T {
-            &mut self.t
-        } else {
-            &mut self.p
-        };
-        t.build(&lens[..nn], which).map_err(|kind| DecodeError {
-            bit_offset: start,
-            kind,
-        })
+        let t = if which == Table::T { &mut self.t } else { &mut self.p };
+        t.build(&lens[..nn], which).map_err(|kind| DecodeError { bit_offset: start, kind })
     }
 
     fn read_c_len(&mut self) -> Result<(), DecodeError> {
@@ -286,10 +256,7 @@ impl Decoder<'_> {
             if s as usize >= NC {
                 return Err(DecodeError {
                     bit_offset: start,
-                    kind: DecodeErrorKind::InvalidSymbol {
-                        table: Table::C,
-                        symbol: s,
-                    },
+                    kind: DecodeErrorKind::InvalidSymbol { table: Table::C, symbol: s },
                 });
             }
             self.c.single(s);
@@ -298,11 +265,7 @@ impl Decoder<'_> {
         if n > NC {
             return Err(DecodeError {
                 bit_offset: start,
-                kind: DecodeErrorKind::TooManyCodeLengths {
-                    table: Table::C,
-                    count: n as u32,
-                    max: NC as u32,
-                },
+                kind: DecodeErrorKind::TooManyCodeLengths { table: Table::C, count: n as u32, max: NC as u32 },
             });
         }
         let mut lens = [0u8; NC];
@@ -328,18 +291,12 @@ impl Decoder<'_> {
                 i += 1;
             }
         }
-        self.c.build(&lens, Table::C).map_err(|kind| DecodeError {
-            bit_offset: start,
-            kind,
-        })
+        self.c.build(&lens, Table::C).map_err(|kind| DecodeError { bit_offset: start, kind })
     }
 
     fn check_truncation(&self, comp: u64) -> Result<(), DecodeError> {
         if self.r.consumed > comp * 8 {
-            return Err(DecodeError {
-                bit_offset: 64 + comp * 8,
-                kind: DecodeErrorKind::Truncated,
-            });
+            return Err(DecodeError { bit_offset: 64 + comp * 8, kind: DecodeErrorKind::Truncated });
         }
         Ok(())
     }
@@ -365,10 +322,7 @@ impl Decoder<'_> {
             let at = self.r.offset();
             let c = self.c.decode(&mut self.r);
             if self.r.consumed > comp * 8 {
-                return Err(DecodeError {
-                    bit_offset: 64 + comp * 8,
-                    kind: DecodeErrorKind::Truncated,
-                });
+                return Err(DecodeError { bit_offset: 64 + comp * 8, kind: DecodeErrorKind::Truncated });
             }
             if c < 256 {
                 out.push(c as u8);
@@ -376,29 +330,19 @@ impl Decoder<'_> {
             }
             let len = (c - 253) as usize;
             let k = self.p.decode(&mut self.r);
-            let p = if k <= 1 {
-                u64::from(k)
-            } else {
-                (1u64 << (k - 1)) + u64::from(self.r.bits(k - 1))
-            };
+            let p = if k <= 1 { u64::from(k) } else { (1u64 << (k - 1)) + u64::from(self.r.bits(k - 1)) };
             let dist = p + 1;
             let pos = out.len();
             if dist > pos as u64 {
                 return Err(DecodeError {
                     bit_offset: at,
-                    kind: DecodeErrorKind::CopyBeforeStart {
-                        distance: dist,
-                        position: pos as u64,
-                    },
+                    kind: DecodeErrorKind::CopyBeforeStart { distance: dist, position: pos as u64 },
                 });
             }
             if pos + len > orig {
                 return Err(DecodeError {
                     bit_offset: at,
-                    kind: DecodeErrorKind::OutputSizeMismatch {
-                        expected: orig as u64,
-                        actual: (pos + len) as u64,
-                    },
+                    kind: DecodeErrorKind::OutputSizeMismatch { expected: orig as u64, actual: (pos + len) as u64 },
                 });
             }
             let dist = dist as usize;
@@ -427,34 +371,21 @@ impl Decoder<'_> {
     }
 }
 
-pub(crate) fn decompress(
-    format: Format,
-    input: &[u8],
-    limit: usize,
-) -> Result<Vec<u8>, DecodeError> {
+pub(crate) fn decompress(format: Format, input: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
     let total_bits = input.len() as u64 * 8;
     if input.len() < 8 {
-        return Err(DecodeError {
-            bit_offset: total_bits,
-            kind: DecodeErrorKind::Truncated,
-        });
+        return Err(DecodeError { bit_offset: total_bits, kind: DecodeErrorKind::Truncated });
     }
     let comp = u32::from_le_bytes(input[0..4].try_into().unwrap()) as u64;
     let orig = u32::from_le_bytes(input[4..8].try_into().unwrap()) as u64;
     if orig > limit as u64 {
         return Err(DecodeError {
             bit_offset: 32,
-            kind: DecodeErrorKind::DeclaredSizeTooLarge {
-                declared: orig,
-                limit: limit as u64,
-            },
+            kind: DecodeErrorKind::DeclaredSizeTooLarge { declared: orig, limit: limit as u64 },
         });
     }
     if (input.len() as u64 - 8) < comp {
-        return Err(DecodeError {
-            bit_offset: total_bits,
-            kind: DecodeErrorKind::Truncated,
-        });
+        return Err(DecodeError { bit_offset: total_bits, kind: DecodeErrorKind::Truncated });
     }
     if orig == 0 {
         return Ok(Vec::new());

@@ -37,14 +37,8 @@ pub(crate) struct Tuning {
 /// Cost-model schedule of the annealed refinement: `None` = the Huffman
 /// code lengths of the previous pass; `Some((w, f))` = `w`·lengths +
 /// `f`·entropy costs (−log2 of the previous pass's frequencies), in 1/w bits.
-const ANNEAL: [Option<(u32, f64)>; 6] = [
-    Some((0, 256.0)),
-    Some((0, 256.0)),
-    Some((4096, 4096.0)),
-    Some((4096, 1024.0)),
-    None,
-    None,
-];
+const ANNEAL: [Option<(u32, f64)>; 6] =
+    [Some((0, 256.0)), Some((0, 256.0)), Some((4096, 4096.0)), Some((4096, 1024.0)), None, None];
 
 pub(crate) fn tuning(level: Level, format: Format) -> Tuning {
     let v2 = format == Format::Tiano;
@@ -92,26 +86,11 @@ fn params(opts: &CompressOptions) -> Params {
     // Header-aware codes and exact split decisions: EFI at level Best.
     let opt_header = opts.level == Level::Best && opts.format == Format::Efi;
     match opts.format {
-        Format::Efi if opts.allow_16k_efi_distances => Params {
-            pbit: 4,
-            np: 15,
-            max_dist: 16384,
-            opt_header,
-        },
+        Format::Efi if opts.allow_16k_efi_distances => Params { pbit: 4, np: 15, max_dist: 16384, opt_header },
         // Positions 0..=8190 (UEFI spec): distance ≤ 8191.
-        Format::Efi => Params {
-            pbit: 4,
-            np: 14,
-            max_dist: 8191,
-            opt_header,
-        },
+        Format::Efi => Params { pbit: 4, np: 14, max_dist: 8191, opt_header },
         // 512 KiB window, positions ≤ 2^19 - 2 (symbols 0..=19).
-        Format::Tiano => Params {
-            pbit: 5,
-            np: 20,
-            max_dist: (1 << 19) - 1,
-            opt_header,
-        },
+        Format::Tiano => Params { pbit: 5, np: 20, max_dist: (1 << 19) - 1, opt_header },
     }
 }
 
@@ -120,10 +99,7 @@ pub(crate) fn compress(input: &[u8], opts: &CompressOptions) -> Vec<u8> {
 }
 
 pub(crate) fn compress_tuned(input: &[u8], opts: &CompressOptions, t: &Tuning) -> Vec<u8> {
-    assert!(
-        u32::try_from(input.len()).is_ok(),
-        "input larger than 4 GiB"
-    );
+    assert!(u32::try_from(input.len()).is_ok(), "input larger than 4 GiB");
     if input.is_empty() {
         // What EfiCompress writes for empty input: an 8-byte all-zero body
         // (decoders return at once because OrigSize is 0).
@@ -206,11 +182,7 @@ fn parse(input: &[u8], params: &Params, t: &Tuning) -> (Vec<Tok>, Vec<usize>) {
                 break;
             }
         }
-        return if t.refine {
-            polish(input, &ml, params, t, best)
-        } else {
-            best
-        };
+        return if t.refine { polish(input, &ml, params, t, best) } else { best };
     }
     // Annealed refinement: every pass continues from the previous one (even
     // when it was worse); the smallest parse seen wins.
@@ -228,11 +200,7 @@ fn parse(input: &[u8], params: &Params, t: &Tuning) -> (Vec<Tok>, Vec<usize>) {
             best = cur.clone();
         }
     }
-    if t.refine {
-        polish(input, &ml, params, t, best)
-    } else {
-        best
-    }
+    if t.refine { polish(input, &ml, params, t, best) } else { best }
 }
 
 /// Per-block refinement and merging, then re-split and refine again while
@@ -286,10 +254,7 @@ fn refine_blocks(
     let mut out_e = Vec::with_capacity(ends.len());
     let mut ts = 0;
     for (bi, &te) in ends.iter().enumerate() {
-        let (lo, hi) = (
-            starts[bi],
-            starts.get(bi + 1).copied().unwrap_or(input.len()),
-        );
+        let (lo, hi) = (starts[bi], starts.get(bi + 1).copied().unwrap_or(input.len()));
         let cur: Vec<Tok> = toks[ts..te].to_vec();
         ts = te;
         let (_, cur) = refine_one(input, ml, params, lo, hi, cur);
@@ -302,11 +267,7 @@ fn refine_blocks(
 fn block_cost(t: &[Tok], params: &Params) -> (u64, Hist, Box<Codes>) {
     let h = Hist::of(t);
     let k = Codes::final_codes(&h, params);
-    (
-        k.header_bits(h.n, params) + k.body_bits(&h, params.np),
-        h,
-        k,
-    )
+    (k.header_bits(h.n, params) + k.body_bits(&h, params.np), h, k)
 }
 
 /// Re-parse the block `lo..hi` with models derived from its own best parse
@@ -325,9 +286,7 @@ fn refine_one(
         for v in 0..=BLOCK_VARIANTS.len() {
             let m = match BLOCK_VARIANTS.get(v) {
                 Some(None) => CostModel::from_codes(&k, params.np),
-                Some(Some((w, f))) => {
-                    CostModel::from_codes(&k, params.np).with_entropy_ties(&h, params.np, *w, *f)
-                }
+                Some(Some((w, f))) => CostModel::from_codes(&k, params.np).with_entropy_ties(&h, params.np, *w, *f),
                 None => CostModel::from_codes(&k, params.np)
                     .with_entropy_ties(&h, params.np, 4096, 1024.0)
                     .with_header_share(&h, 4096, RARE_SYMBOL_BITS),
@@ -413,12 +372,7 @@ fn merge_blocks(
             both.extend_from_slice(&blk.toks);
             let (bits, both) = refine_one(input, ml, params, prev.lo, blk.hi, both);
             if bits < prev.bits + blk.bits {
-                *prev = Block {
-                    lo: prev.lo,
-                    hi: blk.hi,
-                    bits,
-                    toks: both,
-                };
+                *prev = Block { lo: prev.lo, hi: blk.hi, bits, toks: both };
                 continue;
             }
         }

@@ -14,12 +14,8 @@ pub(crate) const MAX_LEN: u32 = 16;
 pub(crate) fn code_lengths(freqs: &[u32], limit: u32, lens: &mut [u8]) {
     debug_assert_eq!(freqs.len(), lens.len());
     lens.iter_mut().for_each(|l| *l = 0);
-    let mut syms: Vec<(u32, u16)> = freqs
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| **f > 0)
-        .map(|(i, f)| (*f, i as u16))
-        .collect();
+    let mut syms: Vec<(u32, u16)> =
+        freqs.iter().enumerate().filter(|(_, f)| **f > 0).map(|(i, f)| (*f, i as u16)).collect();
     if syms.len() < 2 {
         return;
     }
@@ -41,16 +37,8 @@ fn plain_huffman(syms: &[(u32, u16)], limit: u32, lens: &mut [u8]) -> bool {
     // Take the smallest available item: leaf (index) or node (index | TOP).
     const TOP: u32 = 1 << 31;
     let take = |li: &mut usize, ni: &mut usize, node_w: &Vec<u64>| -> (u64, u32) {
-        let lw = if *li < n {
-            Some(u64::from(syms[*li].0))
-        } else {
-            None
-        };
-        let nw = if *ni < node_w.len() {
-            Some(node_w[*ni])
-        } else {
-            None
-        };
+        let lw = if *li < n { Some(u64::from(syms[*li].0)) } else { None };
+        let nw = if *ni < node_w.len() { Some(node_w[*ni]) } else { None };
         match (lw, nw) {
             (Some(a), Some(b)) if a <= b => {
                 *li += 1;
@@ -100,10 +88,7 @@ fn plain_huffman(syms: &[(u32, u16)], limit: u32, lens: &mut [u8]) -> bool {
 /// Package-merge (optimal length-limited code).
 fn package_merge(syms: &[(u32, u16)], limit: u32, lens: &mut [u8]) {
     let n = syms.len();
-    assert!(
-        n <= (1usize << limit),
-        "too many symbols for the length limit"
-    );
+    assert!(n <= (1usize << limit), "too many symbols for the length limit");
     // Node arena: leaf (symbol index) or package (two children).
     #[derive(Clone, Copy)]
     enum Node {
@@ -188,10 +173,7 @@ mod tests {
     use super::*;
 
     fn kraft(lens: &[u8]) -> u64 {
-        lens.iter()
-            .filter(|&&l| l > 0)
-            .map(|&l| 1u64 << (16 - l))
-            .sum()
+        lens.iter().filter(|&&l| l > 0).map(|&l| 1u64 << (16 - l)).sum()
     }
 
     #[test]
@@ -213,12 +195,7 @@ mod tests {
         code_lengths(&g, 16, &mut a);
         let syms: Vec<(u32, u16)> = g.iter().enumerate().map(|(i, &f)| (f, i as u16)).collect();
         package_merge(&syms, 16, &mut b);
-        let cost = |l: &[u8]| -> u64 {
-            l.iter()
-                .zip(&g)
-                .map(|(&l, &f)| u64::from(l) * u64::from(f))
-                .sum()
-        };
+        let cost = |l: &[u8]| -> u64 { l.iter().zip(&g).map(|(&l, &f)| u64::from(l) * u64::from(f)).sum() };
         assert_eq!(cost(&a), cost(&b));
         assert_eq!(kraft(&b), 1 << 16);
     }

@@ -84,24 +84,13 @@ pub struct CompressOptions {
 
 impl Default for CompressOptions {
     fn default() -> Self {
-        CompressOptions {
-            format: Format::Efi,
-            level: Level::Default,
-            allow_16k_efi_distances: false,
-        }
+        CompressOptions { format: Format::Efi, level: Level::Default, allow_16k_efi_distances: false }
     }
 }
 
 /// Compress `input` into a complete stream (8-byte header included).
 pub fn compress(format: Format, input: &[u8], level: Level) -> Vec<u8> {
-    compress_with(
-        input,
-        &CompressOptions {
-            format,
-            level,
-            allow_16k_efi_distances: false,
-        },
-    )
+    compress_with(input, &CompressOptions { format, level, allow_16k_efi_distances: false })
 }
 
 /// Compress `input` with explicit options.
@@ -133,10 +122,7 @@ pub fn stream_sizes(input: &[u8]) -> Option<(u32, u32)> {
     if input.len() < HEADER_LEN {
         return None;
     }
-    Some((
-        u32::from_le_bytes(input[0..4].try_into().ok()?),
-        u32::from_le_bytes(input[4..8].try_into().ok()?),
-    ))
+    Some((u32::from_le_bytes(input[0..4].try_into().ok()?), u32::from_le_bytes(input[4..8].try_into().ok()?)))
 }
 
 /// One of the three Huffman code tables of a block.
@@ -211,37 +197,22 @@ impl fmt::Display for DecodeErrorKind {
                 write!(f, "code length {length} > 16 in the {table} table")
             }
             TooManyCodeLengths { table, count, max } => {
-                write!(
-                    f,
-                    "{count} code lengths for the {table} table (at most {max})"
-                )
+                write!(f, "{count} code lengths for the {table} table (at most {max})")
             }
             InvalidSymbol { table, symbol } => {
                 write!(f, "invalid symbol {symbol} in the {table} table")
             }
             CopyBeforeStart { distance, position } => {
-                write!(
-                    f,
-                    "copy from distance {distance} at output position {position} starts before the output"
-                )
+                write!(f, "copy from distance {distance} at output position {position} starts before the output")
             }
             OutputSizeMismatch { expected, actual } => {
-                write!(
-                    f,
-                    "output size mismatch: declared {expected} bytes, stream produces {actual}"
-                )
+                write!(f, "output size mismatch: declared {expected} bytes, stream produces {actual}")
             }
             ExcessSymbols { remaining } => {
-                write!(
-                    f,
-                    "output complete with {remaining} symbols left in the block"
-                )
+                write!(f, "output complete with {remaining} symbols left in the block")
             }
             DeclaredSizeTooLarge { declared, limit } => {
-                write!(
-                    f,
-                    "declared original size {declared} exceeds the limit {limit}"
-                )
+                write!(f, "declared original size {declared} exceeds the limit {limit}")
             }
         }
     }
@@ -265,16 +236,8 @@ pub struct ParseNameError {
 impl fmt::Display for ParseNameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.what {
-            "format" => write!(
-                f,
-                "unknown format {:?} (expected \"efi\" or \"tiano\")",
-                self.got
-            ),
-            _ => write!(
-                f,
-                "unknown level {:?} (expected \"fast\", \"default\" or \"best\")",
-                self.got
-            ),
+            "format" => write!(f, "unknown format {:?} (expected \"efi\" or \"tiano\")", self.got),
+            _ => write!(f, "unknown level {:?} (expected \"fast\", \"default\" or \"best\")", self.got),
         }
     }
 }
@@ -296,10 +259,7 @@ impl FromStr for Format {
         match s.to_ascii_lowercase().as_str() {
             "efi" => Ok(Format::Efi),
             "tiano" => Ok(Format::Tiano),
-            _ => Err(ParseNameError {
-                what: "format",
-                got: s.to_string(),
-            }),
+            _ => Err(ParseNameError { what: "format", got: s.to_string() }),
         }
     }
 }
@@ -321,10 +281,7 @@ impl FromStr for Level {
             "fast" => Ok(Level::Fast),
             "default" => Ok(Level::Default),
             "best" => Ok(Level::Best),
-            _ => Err(ParseNameError {
-                what: "level",
-                got: s.to_string(),
-            }),
+            _ => Err(ParseNameError { what: "level", got: s.to_string() }),
         }
     }
 }

@@ -16,14 +16,7 @@ pub(crate) struct Matcher<'a> {
 impl<'a> Matcher<'a> {
     pub fn new(data: &'a [u8], max_dist: usize, depth: usize) -> Self {
         let hash_bits = if data.len() < 1 << 16 { 14 } else { 16 };
-        Matcher {
-            data,
-            hash_bits,
-            head: vec![NIL; 1 << hash_bits],
-            prev: vec![NIL; data.len()],
-            max_dist,
-            depth,
-        }
+        Matcher { data, hash_bits, head: vec![NIL; 1 << hash_bits], prev: vec![NIL; data.len()], max_dist, depth }
     }
 
     #[inline]
@@ -133,11 +126,7 @@ impl<'a> Matcher<'a> {
         if per_class && cbest >= MIN_MATCH {
             out.push((cbest as u16, cdist as u32));
         }
-        if best >= MIN_MATCH {
-            (best, best_dist)
-        } else {
-            (0, 0)
-        }
+        if best >= MIN_MATCH { (best, best_dist) } else { (0, 0) }
     }
 
     /// Longest match only: `(length, distance)`, length 0 if none.

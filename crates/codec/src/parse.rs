@@ -12,13 +12,7 @@ fn worth(len: usize, dist: usize, max3: usize) -> bool {
 
 /// One-step lazy matching (as EDK2, but with a bounded chain and a rough
 /// short-far-match filter).
-pub(crate) fn lazy(
-    data: &[u8],
-    max_dist: usize,
-    depth: usize,
-    max3: usize,
-    nice: usize,
-) -> Vec<Tok> {
+pub(crate) fn lazy(data: &[u8], max_dist: usize, depth: usize, max3: usize, nice: usize) -> Vec<Tok> {
     let n = data.len();
     let mut m = Matcher::new(data, max_dist, depth);
     let mut toks = Vec::with_capacity(n / 2 + 1);
@@ -79,13 +73,7 @@ pub(crate) struct MatchLists {
 impl MatchLists {
     /// `skip`: after a match of at least this length, positions inside it get
     /// only the continuation of that match (saves time on long repeats).
-    pub fn collect(
-        data: &[u8],
-        max_dist: usize,
-        depth: usize,
-        skip: usize,
-        per_class: bool,
-    ) -> MatchLists {
+    pub fn collect(data: &[u8], max_dist: usize, depth: usize, skip: usize, per_class: bool) -> MatchLists {
         let n = data.len();
         let mut m = Matcher::new(data, max_dist, depth);
         let mut off = Vec::with_capacity(n + 1);
@@ -111,11 +99,7 @@ impl MatchLists {
             }
         }
         off.push(items.len() as u32);
-        MatchLists {
-            off,
-            items,
-            best: bests,
-        }
+        MatchLists { off, items, best: bests }
     }
 
     #[inline]
@@ -138,11 +122,7 @@ pub(crate) fn lazy_from_lists(data: &[u8], ml: &MatchLists, max3: usize) -> Vec<
     let mut i = 0;
     let get = |i: usize| {
         let (l, d) = ml.longest(i);
-        if l > 0 && worth(l, d, max3) {
-            (l, d)
-        } else {
-            (0, 0)
-        }
+        if l > 0 && worth(l, d, max3) { (l, d) } else { (0, 0) }
     };
     while i < n {
         let (l, d) = get(i);
@@ -164,12 +144,7 @@ pub(crate) fn lazy_from_lists(data: &[u8], ml: &MatchLists, max3: usize) -> Vec<
 
 /// Shortest path over bit costs. `models[b]` applies to positions in
 /// `[starts[b], starts[b+1])`.
-pub(crate) fn optimal(
-    data: &[u8],
-    ml: &MatchLists,
-    starts: &[usize],
-    models: &[CostModel],
-) -> Vec<Tok> {
+pub(crate) fn optimal(data: &[u8], ml: &MatchLists, starts: &[usize], models: &[CostModel]) -> Vec<Tok> {
     optimal_range(data, ml, 0, data.len(), starts, models)
 }
 

@@ -21,10 +21,7 @@ struct Prefix<'a> {
 impl Prefix<'_> {
     fn hist(&self, a: usize, b: usize) -> Hist {
         let mut h = Hist::new();
-        let (x, y) = (
-            &self.sums[a * self.stride..][..self.stride],
-            &self.sums[b * self.stride..][..self.stride],
-        );
+        let (x, y) = (&self.sums[a * self.stride..][..self.stride], &self.sums[b * self.stride..][..self.stride]);
         for s in 0..NC {
             h.c[s] = y[s] - x[s];
         }
@@ -142,14 +139,7 @@ fn prefix<'a>(toks: &[Tok], params: &'a Params, chunk: usize) -> (Prefix<'a>, us
         sums[(ci + 1) * stride..(ci + 2) * stride].copy_from_slice(&acc);
         bounds.push(bounds[ci] + ch.len());
     }
-    let pre = Prefix {
-        stride,
-        np,
-        sums,
-        bounds,
-        params,
-        exact: params.opt_header,
-    };
+    let pre = Prefix { stride, np, sums, bounds, params, exact: params.opt_header };
     (pre, m)
 }
 
@@ -161,11 +151,7 @@ pub(crate) fn split(toks: &[Tok], params: &Params, chunk: usize) -> Vec<usize> {
     }
     let (pre, m) = prefix(toks, params, chunk);
     let mut out = Vec::new();
-    let whole = if pre.exact {
-        pre.xcost(0, m)
-    } else {
-        pre.cost(0, m)
-    };
+    let whole = if pre.exact { pre.xcost(0, m) } else { pre.cost(0, m) };
     pre.split(0, m, whole, &mut out);
     out
 }

@@ -22,11 +22,7 @@ impl Bits {
         let mut body: Vec<u8> = self
             .bits
             .chunks(8)
-            .map(|c| {
-                c.iter()
-                    .enumerate()
-                    .fold(0u8, |a, (i, &b)| a | (u8::from(b) << (7 - i)))
-            })
+            .map(|c| c.iter().enumerate().fold(0u8, |a, (i, &b)| a | (u8::from(b) << (7 - i))))
             .collect();
         body.push(0); // terminator
         let mut v = (body.len() as u32).to_le_bytes().to_vec();
@@ -37,9 +33,7 @@ impl Bits {
 }
 
 fn kind(stream: &[u8]) -> K {
-    decompress(Format::Efi, stream, 1 << 20)
-        .expect_err("stream should be rejected")
-        .kind
+    decompress(Format::Efi, stream, 1 << 20).expect_err("stream should be rejected").kind
 }
 
 /// T table in the single-symbol form (symbol `t`, 0-bit codes).
@@ -58,12 +52,7 @@ fn a_then_copy(nsym: u32) -> Bits {
     let mut b = Bits::default();
     b.put(16, nsym);
     // T lengths: symbols 2 and 3 (C zero-run of 20+ and C length 1), 1 bit each.
-    b.put(5, 4)
-        .put(3, 0)
-        .put(3, 0)
-        .put(3, 1)
-        .put(2, 0)
-        .put(3, 1);
+    b.put(5, 4).put(3, 0).put(3, 0).put(3, 1).put(2, 0).put(3, 1);
     // C lengths, n = 257: 97 zeros, len 1 ('a'), 158 zeros, len 1 (symbol 256).
     b.put(9, 257);
     b.put(1, 0).put(9, 97 - 20); // T2: zero run
@@ -78,41 +67,23 @@ fn a_then_copy(nsym: u32) -> Bits {
 
 #[test]
 fn well_formed_crafted_stream_decodes() {
-    assert_eq!(
-        decompress(Format::Efi, &a_then_copy(2).stream(4), 100).unwrap(),
-        b"aaaa"
-    );
+    assert_eq!(decompress(Format::Efi, &a_then_copy(2).stream(4), 100).unwrap(), b"aaaa");
 }
 
 #[test]
 fn copy_past_declared_size() {
-    assert_eq!(
-        kind(&a_then_copy(2).stream(2)),
-        K::OutputSizeMismatch {
-            expected: 2,
-            actual: 4
-        }
-    );
+    assert_eq!(kind(&a_then_copy(2).stream(2)), K::OutputSizeMismatch { expected: 2, actual: 4 });
 }
 
 #[test]
 fn symbols_left_after_output_complete() {
-    assert_eq!(
-        kind(&a_then_copy(3).stream(4)),
-        K::ExcessSymbols { remaining: 1 }
-    );
+    assert_eq!(kind(&a_then_copy(3).stream(4)), K::ExcessSymbols { remaining: 1 });
 }
 
 #[test]
 fn declared_size_above_limit() {
     let e = decompress(Format::Efi, &a_then_copy(2).stream(4), 3).unwrap_err();
-    assert_eq!(
-        e.kind,
-        K::DeclaredSizeTooLarge {
-            declared: 4,
-            limit: 3
-        }
-    );
+    assert_eq!(e.kind, K::DeclaredSizeTooLarge { declared: 4, limit: 3 });
     assert_eq!(e.bit_offset, 32);
 }
 
@@ -138,19 +109,10 @@ fn copy_before_start() {
     b.put(9, 0).put(9, 256); // C: only "match of length 3"
     p_single(&mut b, 0);
     let e = decompress(Format::Efi, &b.stream(3), 100).unwrap_err();
-    assert_eq!(
-        e.kind,
-        K::CopyBeforeStart {
-            distance: 1,
-            position: 0
-        }
-    );
+    assert_eq!(e.kind, K::CopyBeforeStart { distance: 1, position: 0 });
     assert_eq!(
         e.to_string(),
-        format!(
-            "at bit {}: copy from distance 1 at output position 0 starts before the output",
-            e.bit_offset
-        )
+        format!("at bit {}: copy from distance 1 at output position 0 starts before the output", e.bit_offset)
     );
 }
 
@@ -165,11 +127,7 @@ fn oversubscribed_c_table_is_rejected() {
     b.put(1, 0);
     let e = decompress(Format::Efi, &b.stream(1), 100).unwrap_err();
     assert_eq!(e.kind, K::OversubscribedCode { table: Table::C });
-    assert!(
-        e.to_string()
-            .ends_with("over-subscribed Huffman code in the C table"),
-        "{e}"
-    );
+    assert!(e.to_string().ends_with("over-subscribed Huffman code in the C table"), "{e}");
 }
 
 #[test]
@@ -182,10 +140,7 @@ fn incomplete_c_table_is_rejected() {
     b.put(1, 0);
     let e = decompress(Format::Efi, &b.stream(1), 100).unwrap_err();
     assert_eq!(e.kind, K::IncompleteCode { table: Table::C });
-    assert!(
-        e.to_string()
-            .contains("incomplete Huffman code in the C table")
-    );
+    assert!(e.to_string().contains("incomplete Huffman code in the C table"));
 }
 
 #[test]
@@ -203,10 +158,7 @@ fn oversubscribed_p_table_is_rejected() {
     t_single(&mut b, 0);
     b.put(9, 0).put(9, 65); // C: literal 'A' only
     b.put(4, 3).put(3, 1).put(3, 1).put(3, 1);
-    assert_eq!(
-        kind(&b.stream(1)),
-        K::OversubscribedCode { table: Table::P }
-    );
+    assert_eq!(kind(&b.stream(1)), K::OversubscribedCode { table: Table::P });
 }
 
 #[test]
@@ -228,13 +180,7 @@ fn code_length_above_16_is_rejected() {
     b.put(9, 0).put(9, 65);
     // P: n = 2, first length 17 = 13 one bits and a zero.
     b.put(4, 2).put(14, 0b11_1111_1111_1110).put(3, 1);
-    assert_eq!(
-        kind(&b.stream(1)),
-        K::CodeLengthTooLong {
-            table: Table::P,
-            length: 17
-        }
-    );
+    assert_eq!(kind(&b.stream(1)), K::CodeLengthTooLong { table: Table::P, length: 17 });
 }
 
 #[test]
@@ -242,14 +188,7 @@ fn too_many_t_lengths_are_rejected() {
     let mut b = Bits::default();
     b.put(16, 1);
     b.put(5, 20);
-    assert_eq!(
-        kind(&b.stream(1)),
-        K::TooManyCodeLengths {
-            table: Table::T,
-            count: 20,
-            max: 19
-        }
-    );
+    assert_eq!(kind(&b.stream(1)), K::TooManyCodeLengths { table: Table::T, count: 20, max: 19 });
 }
 
 #[test]
@@ -258,23 +197,11 @@ fn single_symbol_out_of_range_is_rejected() {
     b.put(16, 1);
     t_single(&mut b, 0);
     b.put(9, 0).put(9, 510);
-    assert_eq!(
-        kind(&b.stream(1)),
-        K::InvalidSymbol {
-            table: Table::C,
-            symbol: 510
-        }
-    );
+    assert_eq!(kind(&b.stream(1)), K::InvalidSymbol { table: Table::C, symbol: 510 });
     let mut b = Bits::default();
     b.put(16, 1);
     t_single(&mut b, 19);
-    assert_eq!(
-        kind(&b.stream(1)),
-        K::InvalidSymbol {
-            table: Table::T,
-            symbol: 19
-        }
-    );
+    assert_eq!(kind(&b.stream(1)), K::InvalidSymbol { table: Table::T, symbol: 19 });
 }
 
 #[test]
@@ -295,16 +222,10 @@ fn block_size_zero_means_65536_symbols() {
 fn empty_and_trailing_padding() {
     // OrigSize 0 decodes to nothing whatever follows; padding after
     // CompSize bytes is ignored.
-    assert_eq!(
-        decompress(Format::Efi, &[0; 16], 0).unwrap(),
-        Vec::<u8>::new()
-    );
+    assert_eq!(decompress(Format::Efi, &[0; 16], 0).unwrap(), Vec::<u8>::new());
     let mut s = a_then_copy(2).stream(4);
     s.extend_from_slice(&[0xFF; 100]);
-    assert!(
-        decompress(Format::Tiano, &s, 4).is_err(),
-        "v2 reads a 5-bit P count"
-    );
+    assert!(decompress(Format::Tiano, &s, 4).is_err(), "v2 reads a 5-bit P count");
     assert_eq!(decompress(Format::Efi, &s, 4).unwrap(), b"aaaa");
 }
 

@@ -10,39 +10,21 @@ use optrom_codec::{CompressOptions, Format, Level, compress, compress_with, deco
 const LEVELS: [Level; 3] = [Level::Fast, Level::Default, Level::Best];
 const FORMATS: [Format; 2] = [Format::Efi, Format::Tiano];
 
-fn check_ours_with_edk2(
-    mut e: Option<&mut Edk2>,
-    name: &str,
-    data: &[u8],
-    f: Format,
-    opts: Option<CompressOptions>,
-) {
+fn check_ours_with_edk2(mut e: Option<&mut Edk2>, name: &str, data: &[u8], f: Format, opts: Option<CompressOptions>) {
     let levels: Vec<CompressOptions> = match opts {
         Some(o) => vec![o],
-        None => LEVELS
-            .iter()
-            .map(|&level| CompressOptions {
-                format: f,
-                level,
-                allow_16k_efi_distances: false,
-            })
-            .collect(),
+        None => {
+            LEVELS.iter().map(|&level| CompressOptions { format: f, level, allow_16k_efi_distances: false }).collect()
+        }
     };
     for o in levels {
         let c = compress_with(data, &o);
         if let Some(e) = e.as_deref_mut() {
-            let back = e
-                .decompress(o.format, &c)
-                .unwrap_or_else(|m| panic!("{name} {o:?}: EDK2 rejected our stream: {m}"));
-            assert!(
-                back == data,
-                "{name} {o:?}: EDK2 decoded {} bytes, not the original {}",
-                back.len(),
-                data.len()
-            );
+            let back =
+                e.decompress(o.format, &c).unwrap_or_else(|m| panic!("{name} {o:?}: EDK2 rejected our stream: {m}"));
+            assert!(back == data, "{name} {o:?}: EDK2 decoded {} bytes, not the original {}", back.len(), data.len());
         }
-        let ours = decompress(o.format, &c, data.len())
-            .unwrap_or_else(|err| panic!("{name} {o:?}: {err}"));
+        let ours = decompress(o.format, &c, data.len()).unwrap_or_else(|err| panic!("{name} {o:?}: {err}"));
         assert!(ours == data, "{name} {o:?}: our decoder disagrees");
     }
 }
@@ -52,12 +34,8 @@ fn corpus_test(f: Format) {
     for (name, data) in common::corpus(&mut e) {
         // EDK2's compressor output decodes with our decoder.
         let theirs = e.compress(f, &data);
-        let d = decompress(f, &theirs, data.len())
-            .unwrap_or_else(|err| panic!("{name}: EDK2 stream: {err}"));
-        assert!(
-            d == data,
-            "{name}: our decoder on EDK2's stream gives wrong output"
-        );
+        let d = decompress(f, &theirs, data.len()).unwrap_or_else(|err| panic!("{name}: EDK2 stream: {err}"));
+        assert!(d == data, "{name}: our decoder on EDK2's stream gives wrong output");
         check_ours_with_edk2(Some(&mut e), &name, &data, f, None);
     }
 }
@@ -78,11 +56,7 @@ fn corpus_efi_16k_opt_in() {
     let corpus = common::corpus(&mut e);
     for (name, data) in corpus.iter().take(2) {
         for level in LEVELS {
-            let o = CompressOptions {
-                format: Format::Efi,
-                level,
-                allow_16k_efi_distances: true,
-            };
+            let o = CompressOptions { format: Format::Efi, level, allow_16k_efi_distances: true };
             check_ours_with_edk2(Some(&mut e), name, data, Format::Efi, Some(o));
         }
     }
@@ -121,22 +95,14 @@ fn synthetic() -> Vec<(String, Vec<u8>)> {
         ("random 64k".into(), noise(65_536, 7)),
         ("pattern".into(), b"abcabcabdabcabcabd".repeat(3000)),
         ("long repeat of noise".into(), noise(5000, 3).repeat(20)),
-        (
-            "two symbols".into(),
-            (0..10_000)
-                .map(|i| if i % 7 == 0 { b'x' } else { b'y' })
-                .collect(),
-        ),
+        ("two symbols".into(), (0..10_000).map(|i| if i % 7 == 0 { b'x' } else { b'y' }).collect()),
     ];
     // > 65,535 symbols: mostly literals that cannot match.
     let mut many = noise(150_000, 11);
     many.extend(vec![0u8; 70_000]);
     v.push(("several blocks".into(), many));
     for d in [8190, 8191, 8192, 8193, 16384, 16385] {
-        v.push((
-            format!("repeat at distance {d}"),
-            repeat_at(d, 300, d as u64),
-        ));
+        v.push((format!("repeat at distance {d}"), repeat_at(d, 300, d as u64)));
     }
     v
 }
@@ -150,21 +116,13 @@ fn synthetic_inputs() {
             check_ours_with_edk2(e.as_mut(), &name, &data, f, None);
             if f == Format::Efi {
                 for level in LEVELS {
-                    let o = CompressOptions {
-                        format: f,
-                        level,
-                        allow_16k_efi_distances: true,
-                    };
+                    let o = CompressOptions { format: f, level, allow_16k_efi_distances: true };
                     check_ours_with_edk2(e.as_mut(), &name, &data, f, Some(o));
                 }
             }
             if let Some(e) = e.as_mut() {
                 let theirs = e.compress(f, &data);
-                assert_eq!(
-                    decompress(f, &theirs, data.len()).unwrap(),
-                    data,
-                    "{name}: EDK2 stream"
-                );
+                assert_eq!(decompress(f, &theirs, data.len()).unwrap(), data, "{name}: EDK2 stream");
             }
         }
     }
@@ -178,22 +136,10 @@ fn distances_respect_the_window() {
     let plain = compress(Format::Efi, &data, Level::Best);
     let wide = compress_with(
         &data,
-        &CompressOptions {
-            format: Format::Efi,
-            level: Level::Best,
-            allow_16k_efi_distances: true,
-        },
+        &CompressOptions { format: Format::Efi, level: Level::Best, allow_16k_efi_distances: true },
     );
-    assert!(
-        wide.len() + 2000 < plain.len(),
-        "opt-in should find the 8192 match ({} vs {})",
-        wide.len(),
-        plain.len()
-    );
+    assert!(wide.len() + 2000 < plain.len(), "opt-in should find the 8192 match ({} vs {})", wide.len(), plain.len());
     let data = repeat_at(8191, 4000, 5);
     let near = compress(Format::Efi, &data, Level::Best);
-    assert!(
-        near.len() + 2000 < plain.len(),
-        "distance 8191 (position 8190) is allowed"
-    );
+    assert!(near.len() + 2000 < plain.len(), "distance 8191 (position 8190) is allowed");
 }

@@ -8,18 +8,10 @@ fn all_options() -> Vec<CompressOptions> {
     let mut v = Vec::new();
     for format in [Format::Efi, Format::Tiano] {
         for level in [Level::Fast, Level::Default, Level::Best] {
-            v.push(CompressOptions {
-                format,
-                level,
-                allow_16k_efi_distances: false,
-            });
+            v.push(CompressOptions { format, level, allow_16k_efi_distances: false });
         }
     }
-    v.push(CompressOptions {
-        format: Format::Efi,
-        level: Level::Default,
-        allow_16k_efi_distances: true,
-    });
+    v.push(CompressOptions { format: Format::Efi, level: Level::Default, allow_16k_efi_distances: true });
     v
 }
 
@@ -43,11 +35,8 @@ fn structured() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(any::<u8>(), 1..20),
         (any::<u8>(), 1usize..600).prop_map(|(b, n)| vec![b; n]),
     ];
-    (
-        prop::collection::vec(piece, 1..40),
-        prop::collection::vec((0usize..10_000, 3usize..300), 0..20),
-    )
-        .prop_map(|(pieces, copies)| {
+    (prop::collection::vec(piece, 1..40), prop::collection::vec((0usize..10_000, 3usize..300), 0..20)).prop_map(
+        |(pieces, copies)| {
             let mut v: Vec<u8> = pieces.concat();
             for (back, len) in copies {
                 if v.is_empty() {
@@ -60,7 +49,8 @@ fn structured() -> impl Strategy<Value = Vec<u8>> {
                 }
             }
             v
-        })
+        },
+    )
 }
 
 proptest! {
@@ -87,12 +77,6 @@ fn names_parse_and_print() {
     }
     assert_eq!("EFI".parse::<Format>().unwrap(), Format::Efi);
     assert!("lzma".parse::<Format>().is_err());
-    assert!(
-        "max"
-            .parse::<Level>()
-            .unwrap_err()
-            .to_string()
-            .contains("fast")
-    );
+    assert!("max".parse::<Level>().unwrap_err().to_string().contains("fast"));
     assert_eq!(stream_sizes(&[1, 2, 3]), None);
 }

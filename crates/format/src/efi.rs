@@ -47,7 +47,6 @@ view!(
 );
 
 impl<T: AsRef<[u8]>> EfiHeader<T> {
-
     /// Signature, `0xAA55`.
     pub fn signature(&self) -> u16 {
         u16_at(self.b(), field::SIGNATURE)

@@ -1,8 +1,6 @@
 //! Little-endian field access. Callers have already proven the buffer long enough
 //! (`new_checked`), so these index directly.
 
-
-
 pub(crate) fn u16_at(buf: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([buf[at], buf[at + 1]])
 }

@@ -43,7 +43,6 @@ view!(
 );
 
 impl<T: AsRef<[u8]>> LegacyHeader<T> {
-
     /// Signature, `0xAA55` for a valid ROM.
     pub fn signature(&self) -> u16 {
         u16_at(self.b(), field::SIGNATURE)

@@ -3,8 +3,8 @@
 
 use optrom_format::chain::walk;
 use optrom_format::{
-    CodeType, EfiHeader, EfiHeaderRepr, ErrorKind, IpxeHeader, IpxeHeaderRepr, LegacyHeader, LegacyHeaderRepr,
-    Pcir, PcirRepr, PnpHeader, PnpHeaderRepr, UndiRomId, UndiRomIdRepr,
+    CodeType, EfiHeader, EfiHeaderRepr, ErrorKind, IpxeHeader, IpxeHeaderRepr, LegacyHeader, LegacyHeaderRepr, Pcir,
+    PcirRepr, PnpHeader, PnpHeaderRepr, UndiRomId, UndiRomIdRepr,
 };
 
 const ROM_DIR: &str = "/usr/lib/ipxe/qemu";
@@ -58,7 +58,12 @@ fn every_header_round_trips() {
             }
             let view = LegacyHeader::new_checked(b).unwrap();
             let legacy = LegacyHeaderRepr::parse(&view).unwrap();
-            roundtrip(b, legacy.buffer_len(), |buf| legacy.emit(&mut LegacyHeader::new_unchecked(buf)), "legacy header");
+            roundtrip(
+                b,
+                legacy.buffer_len(),
+                |buf| legacy.emit(&mut LegacyHeader::new_unchecked(buf)),
+                "legacy header",
+            );
             counts[2] += 1;
             let pnp_at = usize::from(view.pnp_offset());
             let pnp = PnpHeaderRepr::parse(&PnpHeader::new_checked(&b[pnp_at..]).unwrap()).unwrap();
@@ -95,11 +100,48 @@ fn image(len_blocks: u16, last: bool) -> Vec<u8> {
 fn malformed_chains_name_the_field() {
     let cases: Vec<(&str, Vec<u8>, usize, &str)> = vec![
         ("truncated", image(2, true)[..700].to_vec(), 0x2C, "PCIR.ImageLength"),
-        ("pcir out of bounds", { let mut b = image(1, true); b[0x18] = 0xF0; b[0x19] = 0x01; b }, 0x18, "PCIR pointer"),
-        ("zero length", { let mut b = image(1, true); b[0x2C] = 0; b }, 0x2C, "PCIR.ImageLength"),
+        (
+            "pcir out of bounds",
+            {
+                let mut b = image(1, true);
+                b[0x18] = 0xF0;
+                b[0x19] = 0x01;
+                b
+            },
+            0x18,
+            "PCIR pointer",
+        ),
+        (
+            "zero length",
+            {
+                let mut b = image(1, true);
+                b[0x2C] = 0;
+                b
+            },
+            0x2C,
+            "PCIR.ImageLength",
+        ),
         ("no last bit", image(1, false), 0x31, "PCIR.Indicator"),
-        ("bad pcir signature", { let mut b = image(1, true); b[0x1C] = b'X'; b }, 0x1C, "PCIR.Signature"),
-        ("second image bad", { let mut b = image(1, false); b.extend(vec![0u8; 512]); b }, 0x200, "signature"),
+        (
+            "bad pcir signature",
+            {
+                let mut b = image(1, true);
+                b[0x1C] = b'X';
+                b
+            },
+            0x1C,
+            "PCIR.Signature",
+        ),
+        (
+            "second image bad",
+            {
+                let mut b = image(1, false);
+                b.extend(vec![0u8; 512]);
+                b
+            },
+            0x200,
+            "signature",
+        ),
     ];
     for (what, data, offset, field) in cases {
         let walked = walk(&data);

@@ -89,7 +89,9 @@ pub enum BuildError {
     #[error("offset 0x0, field PE header: {0}")]
     NotPe(String),
     /// The PE's machine cannot go into an option ROM.
-    #[error("offset {offset:#x}, field Machine: PE machine {machine} is not one of IA32, X64, AA64, RISCV64, LOONGARCH64, EBC, ARM")]
+    #[error(
+        "offset {offset:#x}, field Machine: PE machine {machine} is not one of IA32, X64, AA64, RISCV64, LOONGARCH64, EBC, ARM"
+    )]
     Machine {
         /// File offset of the COFF Machine field.
         offset: u64,

@@ -151,8 +151,18 @@ fn seabios_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
         .pnp
         .iter()
         .map(|p| ("pnp-checksum", "$PnP.Checksum", "the $PnP header", p.offset + 9, p.checksum_valid))
-        .chain(legacy.undi.iter().map(|u| ("undi-checksum", "UNDI.Checksum", "the UNDI ROM ID", u.offset + 5, u.checksum_valid)))
-        .chain(legacy.ipxe.iter().map(|x| ("ipxe-checksum", "iPXE.Checksum", "the iPXE header", x.offset + 5, x.checksum_valid)));
+        .chain(
+            legacy
+                .undi
+                .iter()
+                .map(|u| ("undi-checksum", "UNDI.Checksum", "the UNDI ROM ID", u.offset + 5, u.checksum_valid)),
+        )
+        .chain(
+            legacy
+                .ipxe
+                .iter()
+                .map(|x| ("ipxe-checksum", "iPXE.Checksum", "the iPXE header", x.offset + 5, x.checksum_valid)),
+        );
     for (rule, field, what, offset, valid) in structures {
         if !valid {
             out.push(Finding::new(
@@ -185,11 +195,18 @@ fn edk2_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
             "edk2-subsystem",
             0x08,
             "EfiSubsystem",
-            format!("subsystem {other} is not 11 (boot-service driver) or 12 (runtime driver): PciBusDxe skips the image"),
+            format!(
+                "subsystem {other} is not 11 (boot-service driver) or 12 (runtime driver): PciBusDxe skips the image"
+            ),
         ),
     }
     if let Compression::Other(v) = efi.compression {
-        err("edk2-compression", 0x0C, "CompressionType", format!("compression type {v} is above 1: PciBusDxe skips the image"));
+        err(
+            "edk2-compression",
+            0x0C,
+            "CompressionType",
+            format!("compression type {v} is above 1: PciBusDxe skips the image"),
+        );
     }
     if u64::from(efi.init_size) * 512 > image.length {
         err(

@@ -83,9 +83,8 @@ pub fn efi_checksum_byte(image: &[u8], pcir_at: usize) -> Option<usize> {
 
 /// Which convention keeps `image` (with its PCIR at `pcir_at`) at zero.
 pub fn detect(image: &[u8], pcir_at: usize) -> Convention {
-    let code_type = Pcir::new_checked(image.get(pcir_at..).unwrap_or(&[]))
-        .map(|p| p.code_type())
-        .unwrap_or(CodeType::PcAt);
+    let code_type =
+        Pcir::new_checked(image.get(pcir_at..).unwrap_or(&[])).map(|p| p.code_type()).unwrap_or(CodeType::PcAt);
     let span = span(image, code_type).min(image.len());
     let zero = byte_sum(&image[..span]) == 0;
     match code_type {
@@ -135,6 +134,7 @@ pub fn set_sum(image: &mut [u8], pcir_at: usize, convention: Convention, target:
 
 /// The 8-bit sum over the span firmware checks.
 pub fn span_sum(image: &[u8], pcir_at: usize) -> u8 {
-    let code_type = Pcir::new_checked(image.get(pcir_at..).unwrap_or(&[])).map(|p| p.code_type()).unwrap_or(CodeType::PcAt);
+    let code_type =
+        Pcir::new_checked(image.get(pcir_at..).unwrap_or(&[])).map(|p| p.code_type()).unwrap_or(CodeType::PcAt);
     byte_sum(&image[..span(image, code_type).min(image.len())])
 }

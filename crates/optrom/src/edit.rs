@@ -45,7 +45,9 @@ pub enum EditError {
         over: u64,
     },
     /// The device list has no room for the requested IDs.
-    #[error("offset {offset:#x}, field PCIR device list: image {image} has room for {room} device IDs, {wanted} requested")]
+    #[error(
+        "offset {offset:#x}, field PCIR device list: image {image} has room for {room} device IDs, {wanted} requested"
+    )]
     NoRoom {
         /// Image index.
         image: usize,
@@ -241,8 +243,7 @@ pub fn split(rom: &[u8]) -> Result<(SplitManifest, Vec<SplitFile>), EditError> {
             Some(TrailingSpec::File { file: "trailing.bin".into() })
         }
     };
-    let manifest =
-        SplitManifest { schema: "optrom-split".into(), schema_version: 1, images: entries, trailing };
+    let manifest = SplitManifest { schema: "optrom-split".into(), schema_version: 1, images: entries, trailing };
     Ok((manifest, files))
 }
 

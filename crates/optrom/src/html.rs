@@ -31,14 +31,8 @@ pub fn render(report: &PackReport) -> String {
     const BAR_W: f64 = 640.0;
     const ROW_H: f64 = 34.0;
     const TOP: f64 = 40.0;
-    let scale_max = report
-        .roms
-        .iter()
-        .map(|r| r.bucket.unwrap_or(0).max(r.file_size))
-        .max()
-        .unwrap_or(1)
-        .max(1) as f64
-        * 1.05;
+    let scale_max =
+        report.roms.iter().map(|r| r.bucket.unwrap_or(0).max(r.file_size)).max().unwrap_or(1).max(1) as f64 * 1.05;
     let x = |bytes: u64| LABEL_W + BAR_W * bytes as f64 / scale_max;
     let height = TOP + ROW_H * report.roms.len() as f64 + 50.0;
     let width = LABEL_W + BAR_W + 190.0;

@@ -455,7 +455,6 @@ fn pnp_chain(image: &ImageRef<'_>, first: u16, problems: &mut Vec<Finding>) -> V
     out
 }
 
-
 fn c_string(bytes: &[u8], at: u16) -> Option<String> {
     if at == 0 {
         return None;

@@ -103,10 +103,9 @@ pub fn compare(
         advice: None,
     };
     let too_large = |s: &Side| match (s.path.as_ref(), s.file_size, s.romsize) {
-        (Some(p), Some(size), Some(romsize)) if size > romsize => Some(format!(
-            "romfile \"{}\" ({size} bytes) is too large for ROM size {romsize}",
-            p.display()
-        )),
+        (Some(p), Some(size), Some(romsize)) if size > romsize => {
+            Some(format!("romfile \"{}\" ({size} bytes) is too large for ROM size {romsize}", p.display()))
+        }
         _ => None,
     };
     match (row.old.ram_block_size, row.new.ram_block_size) {
@@ -116,10 +115,13 @@ pub fn compare(
         (Some(_), None) => {
             row.verdict = Verdict::Fails;
             row.qemu_error = Some(format!("failed to find romfile \"{romfile}\""));
-            row.advice = Some(format!("the NEW set lacks {romfile}: the destination cannot even start the {global}; ship the file"));
+            row.advice = Some(format!(
+                "the NEW set lacks {romfile}: the destination cannot even start the {global}; ship the file"
+            ));
         }
         (None, Some(_)) => {
-            row.advice = Some("no ROM in the OLD set: the source sends no ROM block, the destination keeps its own".into());
+            row.advice =
+                Some("no ROM in the OLD set: the source sends no ROM block, the destination keeps its own".into());
         }
         (Some(o), Some(n)) => {
             if let Some(e) = too_large(&row.new) {

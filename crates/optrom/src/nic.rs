@@ -40,7 +40,14 @@ pub static NIC_MODELS: &[NicModel] = &[
     nic!("rtl8139", [], 0x10EC, 0x8139, Some("efi-rtl8139.rom"), "rtl8139"),
     nic!("ne2k_pci", ["ne2k-pci"], 0x10EC, 0x8029, Some("efi-ne2k_pci.rom"), "ne2000"),
     nic!("pcnet", [], 0x1022, 0x2000, Some("efi-pcnet.rom"), "pcnet"),
-    nic!("virtio-net-pci", ["virtio", "virtio-net", "virtio-net-pci-transitional"], 0x1AF4, 0x1000, Some("efi-virtio.rom"), "virtio-net-pci"),
+    nic!(
+        "virtio-net-pci",
+        ["virtio", "virtio-net", "virtio-net-pci-transitional"],
+        0x1AF4,
+        0x1000,
+        Some("efi-virtio.rom"),
+        "virtio-net-pci"
+    ),
     nic!("virtio-net-pci-non-transitional", [], 0x1AF4, 0x1041, None, "virtio-net-pci-non-transitional"),
     nic!("vmxnet3", [], 0x15AD, 0x07B0, Some("efi-vmxnet3.rom"), "vmxnet3"),
     nic!("i82550", ["eepro100"], 0x8086, 0x1209, Some("pxe-eepro100.rom"), "i82550"),

@@ -438,7 +438,11 @@ pub fn pack(manifest: &Manifest, base: &Path, progress: &mut dyn FnMut(Progress)
             let bytes = read_input(base, path)?;
             let images = edit::input_images(&bytes).map_err(|e| input_error(base, path, e.to_string()))?;
             if images.iter().any(|i| i.pcir().code_type() != CodeType::PcAt) {
-                return Err(input_error(base, path, "holds non-legacy images; give only the legacy (x86 BIOS) ROM".into()));
+                return Err(input_error(
+                    base,
+                    path,
+                    "holds non-legacy images; give only the legacy (x86 BIOS) ROM".into(),
+                ));
             }
             let end = images.last().map_or(0, |i| i.end());
             parts.push(Part { label: "legacy".into(), arch: None, bytes: bytes[..end].to_vec() });
@@ -514,14 +518,12 @@ pub fn pack(manifest: &Manifest, base: &Path, progress: &mut dyn FnMut(Progress)
             // A legacy-only ROM has its own, smaller BAR: the EFI ROM's budget does not apply.
             let bucket = if target == "legacy" { None } else { bucket };
             if let Some(other) = seen_outputs.insert(path.clone(), entry.model.clone()) {
-                return Err(PackError::Manifest(format!(
-                    "nic {} and nic {other} both write {path}",
-                    entry.model
-                )));
+                return Err(PackError::Manifest(format!("nic {} and nic {other} both write {path}", entry.model)));
             }
             let refs: Vec<&[u8]> = chosen.iter().map(|p| p.bytes.as_slice()).collect();
             let bytes = edit::combine(&refs).map_err(|e| PackError::Manifest(format!("{path}: {e}")))?;
-            let images = chosen.iter().map(|p| ImageSize { label: p.label.clone(), size: p.bytes.len() as u64 }).collect();
+            let images =
+                chosen.iter().map(|p| ImageSize { label: p.label.clone(), size: p.bytes.len() as u64 }).collect();
             roms.push(PackedRom {
                 path,
                 nic: entry.model.clone(),
@@ -552,16 +554,14 @@ pub fn pack(manifest: &Manifest, base: &Path, progress: &mut dyn FnMut(Progress)
             (PadPolicy::None, _) => None,
         };
         if let Some(target) = target {
-            rom.bytes = edit::pad(&rom.bytes, target, fill).map_err(|e| PackError::Manifest(format!("{}: {e}", rom.path)))?;
+            rom.bytes =
+                edit::pad(&rom.bytes, target, fill).map_err(|e| PackError::Manifest(format!("{}: {e}", rom.path)))?;
             rom.file_size = rom.bytes.len() as u64;
             rom.bar_size = bar_size(rom.file_size);
         }
         let info = crate::inspect(&rom.bytes).map_err(|e| PackError::Manifest(format!("{}: {e}", rom.path)))?;
         let file_name = Path::new(&rom.path).file_name().and_then(|n| n.to_str());
-        let report = check(
-            &info,
-            &CheckOptions { nic: nic::find(&rom.nic), bucket: rom.bucket, file_name },
-        );
+        let report = check(&info, &CheckOptions { nic: nic::find(&rom.nic), bucket: rom.bucket, file_name });
         for f in &report.findings {
             if f.severity == Severity::Error {
                 failed.push(format!("{}: {f}", rom.path));
@@ -652,10 +652,7 @@ fn build_drivers(
             results[i] = Some(rom);
         }
     });
-    jobs.into_iter()
-        .zip(results)
-        .filter_map(|((key, _), rom)| Some((key, rom?)))
-        .collect()
+    jobs.into_iter().zip(results).filter_map(|((key, _), rom)| Some((key, rom?))).collect()
 }
 
 fn all_arches(entry: &NicEntry) -> Vec<Arch> {
@@ -689,7 +686,8 @@ fn input_error(base: &Path, path: &str, message: String) -> PackError {
 }
 
 fn read_input(base: &Path, path: &str) -> Result<Vec<u8>, PackError> {
-    crate::fsio::read(&base.join(path)).map_err(|e| PackError::Input { path: e.path.display().to_string(), message: e.message })
+    crate::fsio::read(&base.join(path))
+        .map_err(|e| PackError::Input { path: e.path.display().to_string(), message: e.message })
 }
 
 /// Write every ROM of `report` and `size-report.json` under `out`, each file

@@ -47,12 +47,18 @@ fn efi_e1000_exact() {
     assert!(legacy.efi.is_none());
 
     let efi_image = &info.images[1];
-    assert_eq!((efi_image.offset, efi_image.length, efi_image.code_type, efi_image.last), (0x12600, 174592, CodeType::Efi, true));
+    assert_eq!(
+        (efi_image.offset, efi_image.length, efi_image.code_type, efi_image.last),
+        (0x12600, 174592, CodeType::Efi, true)
+    );
     let p = &efi_image.pcir;
     assert_eq!((p.vendor, p.device, p.revision, p.length, p.class_code), (0x8086, 0x100E, 0, 0x18, 0x020000));
     assert_eq!((p.image_length, p.indicator, p.device_list.as_ref(), p.max_runtime_length), (341, 0x80, None, None));
     let e = efi_image.efi.as_ref().unwrap();
-    assert_eq!((e.init_size, e.subsystem, e.machine, e.compression), (341, Subsystem::BootServiceDriver, Machine::X64, Compression::None));
+    assert_eq!(
+        (e.init_size, e.subsystem, e.machine, e.compression),
+        (341, Subsystem::BootServiceDriver, Machine::X64, Compression::None)
+    );
     assert_eq!((e.image_offset, e.stored_size, e.pe_size), (0x38, Some(174400), Some(174400)));
     let pe = e.pe.as_ref().unwrap();
     assert_eq!((pe.machine, pe.subsystem, pe.format), (Machine::X64, Subsystem::BootServiceDriver, "PE32+"));
@@ -72,7 +78,10 @@ fn efi_virtio_exact() {
     assert_eq!((legacy.legacy.as_ref().unwrap().size512, legacy.checksum.valid), (148, true));
     assert_eq!((efi.offset, efi.length, efi.pcir.image_length), (0x12800, 173568, 339));
     let e = efi.efi.as_ref().unwrap();
-    assert_eq!((e.machine, e.compression, e.image_offset, e.pe_size), (Machine::X64, Compression::None, 0x38, Some(173408)));
+    assert_eq!(
+        (e.machine, e.compression, e.image_offset, e.pe_size),
+        (Machine::X64, Compression::None, 0x38, Some(173408))
+    );
     assert_eq!(e.pe.as_ref().unwrap().size_of_image, 702688);
 }
 
@@ -83,7 +92,10 @@ fn pxe_virtio_exact() {
     assert_eq!((info.file_size, info.content_size, info.bar_size, info.headroom), (75776, 75776, 131072, 55296));
     assert_eq!(info.images.len(), 1);
     let image = &info.images[0];
-    assert_eq!((image.code_type, image.last, image.pcir.vendor, image.pcir.device), (CodeType::PcAt, true, 0x1AF4, 0x1041));
+    assert_eq!(
+        (image.code_type, image.last, image.pcir.vendor, image.pcir.device),
+        (CodeType::PcAt, true, 0x1AF4, 0x1041)
+    );
     assert_eq!((image.pcir.image_length, image.pcir.indicator, image.checksum.valid), (148, 0x80, true));
     assert_eq!(image.legacy.as_ref().unwrap().ipxe.as_ref().unwrap().build_id, "0x782e13de");
 }
@@ -126,7 +138,10 @@ fn nic_checks_on_real_roms() {
     let Some(data) = read("/usr/lib/ipxe/qemu/efi-e1000.rom") else { return };
     let info = inspect(&data).unwrap();
     let e1000 = nic::find("e1000").unwrap();
-    let ok = optrom::check(&info, &CheckOptions { nic: Some(e1000), file_name: Some("efi-e1000.rom"), bucket: Some(256 << 10) });
+    let ok = optrom::check(
+        &info,
+        &CheckOptions { nic: Some(e1000), file_name: Some("efi-e1000.rom"), bucket: Some(256 << 10) },
+    );
     assert!(ok.passed(), "{:?}", ok.findings);
     assert_eq!(ok.warnings, 0, "{:?}", ok.findings);
     // The e1000 ROM loaded for an rtl8139: SeaBIOS would skip it.

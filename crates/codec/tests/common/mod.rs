@@ -51,11 +51,7 @@ impl Edk2 {
             .expect("cannot start python3 helper");
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
-        Some(Edk2 {
-            child,
-            stdin,
-            stdout,
-        })
+        Some(Edk2 { child, stdin, stdout })
     }
 
     /// Run an op; returns (median ns, result) or the error message.
@@ -96,9 +92,7 @@ impl Drop for Edk2 {
     }
 }
 
-pub const ROMS: [&str; 8] = [
-    "e1000", "e1000e", "eepro100", "ne2k_pci", "pcnet", "rtl8139", "virtio", "vmxnet3",
-];
+pub const ROMS: [&str; 8] = ["e1000", "e1000e", "eepro100", "ne2k_pci", "pcnet", "rtl8139", "virtio", "vmxnet3"];
 
 fn u16le(b: &[u8], o: usize) -> usize {
     u16::from_le_bytes([b[o], b[o + 1]]) as usize
@@ -137,9 +131,7 @@ fn efi_from_rom(rom: &[u8], edk2: &mut Edk2) -> Vec<u8> {
             let payload = &img[off..];
             if compressed {
                 let comp = u32le(payload, 0);
-                return edk2
-                    .decompress(Format::Efi, &payload[..8 + comp])
-                    .expect("EfiDecompress of ROM payload");
+                return edk2.decompress(Format::Efi, &payload[..8 + comp]).expect("EfiDecompress of ROM payload");
             }
             return payload[..pe_file_size(payload)].to_vec();
         }
@@ -161,9 +153,7 @@ pub fn corpus(edk2: &mut Edk2) -> Vec<(String, Vec<u8>)> {
     for f in ["ipxe.efi", "snponly.efi"] {
         let p = format!("/usr/lib/ipxe/{f}");
         let d = std::fs::read(&p).unwrap_or_else(|e| {
-            panic!(
-                "corpus file {p} missing ({e}); install Debian's ipxe or set OPTROM_SKIP_EXTERNAL=1"
-            )
+            panic!("corpus file {p} missing ({e}); install Debian's ipxe or set OPTROM_SKIP_EXTERNAL=1")
         });
         v.push((f.to_string(), d));
     }
