@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = optrom::checksum::detect(image.bytes, image.pcir_offset);
     }
     if let Ok(info) = optrom::inspect(data) {
-        let _ = optrom::check(&info, &optrom::CheckOptions { bucket: Some(256 << 10), ..Default::default() });
+        let _ = optrom::check(
+            &info,
+            &optrom::CheckOptions { bucket: Some(256 << 10), rom: Some(data), ..Default::default() },
+        );
         let _ = serde_json::to_string(&info);
     }
     if let Ok(combined) = edit::combine(&[data, data]) {

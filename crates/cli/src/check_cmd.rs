@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use optrom::{CheckOptions, nic};
 use serde_json::json;
 
-use crate::output::{load, print_json};
+use crate::output::{load_with_bytes, print_json};
 use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
 
 pub fn run(files: &[PathBuf], nic_name: Option<&str>, bucket: Option<u64>, json: bool) -> u8 {
@@ -20,12 +20,12 @@ pub fn run(files: &[PathBuf], nic_name: Option<&str>, bucket: Option<u64>, json:
     let mut status = EXIT_OK;
     let mut reports = Vec::new();
     for path in files {
-        let Some(info) = load(path) else {
+        let Some((info, bytes)) = load_with_bytes(path) else {
             status = EXIT_UNUSABLE;
             continue;
         };
         let file_name = path.file_name().and_then(|n| n.to_str());
-        let report = optrom::check(&info, &CheckOptions { nic, bucket, file_name });
+        let report = optrom::check(&info, &CheckOptions { nic, bucket, file_name, rom: Some(&bytes) });
         if !report.passed() && status == EXIT_OK {
             status = EXIT_FINDINGS;
         }

@@ -6,6 +6,11 @@ use optrom::inspect::{NotARom, RomInfo};
 
 /// Read and inspect one file, or print the one-line reason it is unusable.
 pub fn load(path: &Path) -> Option<RomInfo> {
+    load_with_bytes(path).map(|(info, _)| info)
+}
+
+/// As [`load`], keeping the file's bytes.
+pub fn load_with_bytes(path: &Path) -> Option<(RomInfo, Vec<u8>)> {
     let bytes = match optrom::fsio::read(path) {
         Ok(b) => b,
         Err(e) => {
@@ -14,7 +19,7 @@ pub fn load(path: &Path) -> Option<RomInfo> {
         }
     };
     match optrom::inspect(&bytes) {
-        Ok(info) => Some(info),
+        Ok(info) => Some((info, bytes)),
         Err(NotARom { offset, field, message }) => {
             eprintln!("optrom: {}: offset {offset:#x}, field {field}: {message}", path.display());
             None

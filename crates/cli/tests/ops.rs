@@ -117,6 +117,31 @@ pub fn rebuild_e1000(dir: &Path) -> PathBuf {
     rom
 }
 
+/// Debian stores its EFI drivers uncompressed; `check` says what compression
+/// would free, and its number is what `optrom compress --level fast` makes of
+/// the same driver.
+#[test]
+fn check_notes_uncompressed_efi_driver() {
+    if !have_debian() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let debian = format!("{QEMU_DIR}/efi-e1000.rom");
+    let report = ok(&["check", &debian]);
+    let note = report.lines().find(|l| l.ends_with("[efi-uncompressed]")).unwrap_or_else(|| panic!("{report}"));
+    assert!(report.contains("ok (0 errors, 0 warnings)"), "notes do not fail the check: {report}");
+    assert!(note.contains("image 1, offset 0x1260c, field CompressionType"), "{note}");
+    assert!(note.contains("the 174400 B EFI driver is stored uncompressed"), "{note}");
+    let parts = dir.path().join("parts");
+    ok(&["split", &debian, "-o", s(&parts)]);
+    let stream = dir.path().join("driver.efic");
+    ok(&["compress", "--level", "fast", s(&parts.join("01-efi-x64-8086-100e.efi")), s(&stream)]);
+    let size = std::fs::metadata(&stream).unwrap().len();
+    assert!(note.contains(&format!("it takes {size} B,")), "{note} vs {size}");
+    let shrunk = (56 + size).div_ceil(512) * 512; // EfiImageHeaderOffset 0x38
+    assert!(note.contains(&format!("from 174592 to {shrunk} B (-{} B)", 174592 - shrunk)), "{note}");
+}
+
 #[test]
 fn rebuilt_e1000_checks_and_decodes_with_edk2() {
     if !have_debian() {
@@ -126,6 +151,7 @@ fn rebuilt_e1000_checks_and_decodes_with_edk2() {
     let rom = rebuild_e1000(dir.path());
     let report = ok(&["check", "--nic", "e1000", "--bucket", "256K", s(&rom)]);
     assert!(report.contains("ok (0 errors"), "{report}");
+    assert!(!report.contains("efi-uncompressed"), "{report}");
     let info = info_json(&rom);
     assert_eq!(info["images"].as_array().unwrap().len(), 2);
     let efi = &info["images"][1];

@@ -20,6 +20,9 @@ pub struct CheckOptions<'a> {
     /// The file's name, to tell whether QEMU would treat it as the model's default
     /// romfile (whose first image QEMU re-IDs at load time).
     pub file_name: Option<&'a str>,
+    /// The ROM's bytes, for rules that need the payload: an uncompressed EFI
+    /// image is compressed to tell how much room compression would free.
+    pub rom: Option<&'a [u8]>,
 }
 
 /// The outcome of checking one ROM.
@@ -63,6 +66,9 @@ pub fn check(info: &RomInfo, opts: &CheckOptions<'_>) -> CheckReport {
     }
     if let Some(bucket) = opts.bucket {
         bucket_rules(info, bucket, &mut findings);
+    }
+    if let Some(rom) = opts.rom {
+        compression_rules(info, rom, &mut findings);
     }
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.image.cmp(&b.image)).then(a.offset.cmp(&b.offset)));
     findings.dedup();
@@ -365,6 +371,43 @@ fn bucket_rules(info: &RomInfo, bucket: u64, out: &mut Vec<Finding>) {
                 human(bar_size(info.file_size)),
                 human(bucket),
                 human(bucket)
+            ),
+        ));
+    }
+}
+
+/// Uncompressed EFI payloads: what EFI compression would save. Distribution
+/// ROMs that store the driver uncompressed are the ones that outgrow their
+/// migration bucket first.
+fn compression_rules(info: &RomInfo, rom: &[u8], out: &mut Vec<Finding>) {
+    for image in &info.images {
+        let Some(efi) = &image.efi else { continue };
+        let (Compression::None, Some(stored), Some(_)) = (efi.compression, efi.stored_size, &efi.pe) else {
+            continue;
+        };
+        let start = image.offset + u64::from(efi.image_offset);
+        let Some(payload) =
+            usize::try_from(start).ok().zip(usize::try_from(start + stored).ok()).and_then(|(a, b)| rom.get(a..b))
+        else {
+            continue;
+        };
+        let compressed = optrom_codec::compress(optrom_codec::Format::Efi, payload, optrom_codec::Level::Fast).len();
+        let length = (u64::from(efi.image_offset) + compressed as u64).div_ceil(512) * 512;
+        if length >= image.length {
+            continue;
+        }
+        out.push(Finding::new(
+            Severity::Note,
+            "efi-uncompressed",
+            Some(image.index),
+            Some(image.offset + 0x0C),
+            "CompressionType",
+            format!(
+                "the {} B EFI driver is stored uncompressed; EFI-compressed (level fast) it takes {compressed} B, \
+                 so the image would shrink from {} to {length} B (-{} B): rebuild it with `optrom efirom`",
+                stored,
+                image.length,
+                image.length - length
             ),
         ));
     }

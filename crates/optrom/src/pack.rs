@@ -561,7 +561,10 @@ pub fn pack(manifest: &Manifest, base: &Path, progress: &mut dyn FnMut(Progress)
         }
         let info = crate::inspect(&rom.bytes).map_err(|e| PackError::Manifest(format!("{}: {e}", rom.path)))?;
         let file_name = Path::new(&rom.path).file_name().and_then(|n| n.to_str());
-        let report = check(&info, &CheckOptions { nic: nic::find(&rom.nic), bucket: rom.bucket, file_name });
+        let report = check(
+            &info,
+            &CheckOptions { nic: nic::find(&rom.nic), bucket: rom.bucket, file_name, rom: Some(&rom.bytes) },
+        );
         for f in &report.findings {
             if f.severity == Severity::Error {
                 failed.push(format!("{}: {f}", rom.path));

@@ -140,13 +140,14 @@ fn nic_checks_on_real_roms() {
     let e1000 = nic::find("e1000").unwrap();
     let ok = optrom::check(
         &info,
-        &CheckOptions { nic: Some(e1000), file_name: Some("efi-e1000.rom"), bucket: Some(256 << 10) },
+        &CheckOptions { nic: Some(e1000), file_name: Some("efi-e1000.rom"), bucket: Some(256 << 10), rom: None },
     );
     assert!(ok.passed(), "{:?}", ok.findings);
     assert_eq!(ok.warnings, 0, "{:?}", ok.findings);
     // The e1000 ROM loaded for an rtl8139: SeaBIOS would skip it.
     let rtl = nic::find("rtl8139").unwrap();
-    let wrong = optrom::check(&info, &CheckOptions { nic: Some(rtl), file_name: Some("custom.rom"), bucket: None });
+    let wrong =
+        optrom::check(&info, &CheckOptions { nic: Some(rtl), file_name: Some("custom.rom"), bucket: None, rom: None });
     assert!(!wrong.passed());
     assert!(wrong.findings.iter().any(|f| f.rule == "nic-ids" && f.message.contains("10ec:8139")));
     // Over budget.
