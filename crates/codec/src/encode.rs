@@ -228,7 +228,9 @@ fn polish(
 }
 
 /// Most rounds of (split, refine) after the first refinement.
-const RESPLITS: usize = 3;
+const RESPLITS: usize = 1;
+/// Refinement rounds a trial merge gets (more rarely change the verdict).
+const MERGE_ROUNDS: usize = 1;
 
 /// Cost-model variants a block cycles through while it still shrinks (as in
 /// [`ANNEAL`]); one more variant adds each symbol's share of the header.
@@ -255,10 +257,10 @@ fn refine_blocks(
     let mut ts = 0;
     for (bi, &te) in ends.iter().enumerate() {
         let (lo, hi) = (starts[bi], starts.get(bi + 1).copied().unwrap_or(input.len()));
-        let cur: Vec<Tok> = toks[ts..te].to_vec();
+        let cur = &toks[ts..te];
         ts = te;
-        let (_, cur) = refine_one(input, ml, params, lo, hi, cur);
-        out_t.extend_from_slice(&cur);
+        let (_, refined) = refine_one(input, ml, params, lo, hi, cur.to_vec(), BLOCK_ROUNDS);
+        out_t.extend_from_slice(&refined);
         out_e.push(out_t.len());
     }
     (out_t, out_e)
@@ -279,9 +281,10 @@ fn refine_one(
     lo: usize,
     hi: usize,
     mut cur: Vec<Tok>,
+    rounds: usize,
 ) -> (u64, Vec<Tok>) {
     let (mut bits, mut h, mut k) = block_cost(&cur, params);
-    for _ in 0..BLOCK_ROUNDS {
+    for _ in 0..rounds {
         let mut improved = false;
         for v in 0..=BLOCK_VARIANTS.len() {
             let m = match BLOCK_VARIANTS.get(v) {
@@ -370,7 +373,7 @@ fn merge_blocks(
         {
             let mut both = prev.toks.clone();
             both.extend_from_slice(&blk.toks);
-            let (bits, both) = refine_one(input, ml, params, prev.lo, blk.hi, both);
+            let (bits, both) = refine_one(input, ml, params, prev.lo, blk.hi, both, MERGE_ROUNDS);
             if bits < prev.bits + blk.bits {
                 *prev = Block { lo: prev.lo, hi: blk.hi, bits, toks: both };
                 continue;
