@@ -404,7 +404,8 @@ fn compression_rules(info: &RomInfo, rom: &[u8], out: &mut Vec<Finding>) {
             "CompressionType",
             format!(
                 "the {} B EFI driver is stored uncompressed; EFI-compressed (level fast) it takes {compressed} B, \
-                 so the image would shrink from {} to {length} B (-{} B): rebuild it with `optrom efirom`",
+                 so the image would shrink from {} to {length} B (-{} B): `optrom efirom`, or an `efi.<arch>` \
+                 driver in a pack manifest, builds it compressed",
                 stored,
                 image.length,
                 image.length - length
