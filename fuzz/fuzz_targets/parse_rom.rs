@@ -14,10 +14,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = optrom::checksum::detect(image.bytes, image.pcir_offset);
     }
     if let Ok(info) = optrom::inspect(data) {
-        let _ = optrom::check(
-            &info,
-            &optrom::CheckOptions { bucket: Some(256 << 10), rom: Some(data), ..Default::default() },
-        );
+        // The uncompressed-driver rule compresses the payload: only for small
+        // inputs, so the large seed ROMs keep the parser's run rate.
+        let rom = (data.len() <= 64 << 10).then_some(data);
+        let _ = optrom::check(&info, &optrom::CheckOptions { bucket: Some(256 << 10), rom, ..Default::default() });
         let _ = serde_json::to_string(&info);
     }
     if let Ok(combined) = edit::combine(&[data, data]) {
