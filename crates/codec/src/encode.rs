@@ -145,10 +145,9 @@ fn evaluate(toks: &[Tok], ends: &[usize], params: &Params) -> (u64, Vec<(Hist, B
     let v = ends
         .iter()
         .map(|&e| {
-            let h = Hist::of(&toks[s..e]);
+            let (b, h, k) = block_cost(&toks[s..e], params);
             s = e;
-            let k = Codes::final_codes(&h, params);
-            bits += k.header_bits(h.n, params) + k.body_bits(&h, params.np);
+            bits += b;
             (h, k)
         })
         .collect();
@@ -266,6 +265,7 @@ fn refine_blocks(
     (out_t, out_e)
 }
 
+/// Exact size in bits of one block, with its histogram and codes.
 fn block_cost(t: &[Tok], params: &Params) -> (u64, Hist, Box<Codes>) {
     let h = Hist::of(t);
     let k = Codes::final_codes(&h, params);
