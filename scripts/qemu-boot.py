@@ -212,6 +212,19 @@ def stop(proc):
         proc.wait()
 
 
+def pump(sel, proc, console, timeout):
+    """Feed QEMU's serial output that arrives within `timeout` s to the console; True at EOF."""
+    for _key, _ in sel.select(timeout=timeout):
+        try:
+            data = os.read(proc.stdout.fileno(), 65536)
+        except BlockingIOError:
+            continue
+        if not data:
+            return True
+        console.feed(data)
+    return False
+
+
 def run(args):
     qemu = shutil.which(args.qemu) or args.qemu
     version = qemu_version(qemu)
@@ -270,15 +283,7 @@ def run(args):
                 break
             if eof:
                 break
-            for _key, _ in sel.select(timeout=min(0.5, timeout - elapsed)):
-                try:
-                    data = os.read(proc.stdout.fileno(), 65536)
-                except BlockingIOError:
-                    continue
-                if not data:
-                    eof = True
-                    break
-                console.feed(data)
+            eof = pump(sel, proc, console, min(0.5, timeout - elapsed))
             text = console.text()
             joined = text.replace("\n", "")
             now = time.monotonic() - t0
@@ -298,15 +303,7 @@ def run(args):
             # Finish the current console line (at most 0.5 s) so the transcript is complete.
             end = time.monotonic() + 0.5
             while console.partial and not eof and time.monotonic() < end:
-                for _key, _ in sel.select(timeout=max(0.0, end - time.monotonic())):
-                    try:
-                        data = os.read(proc.stdout.fileno(), 65536)
-                    except BlockingIOError:
-                        continue
-                    if not data:
-                        eof = True
-                        break
-                    console.feed(data)
+                eof = pump(sel, proc, console, max(0.0, end - time.monotonic()))
             sel.close()
             stop(proc)
             print(f"qemu-boot: PASS: all {len(patterns)} markers seen after {elapsed:.2f} s")

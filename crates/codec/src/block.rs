@@ -227,10 +227,7 @@ impl Codes {
                 if l == best.1 {
                     continue;
                 }
-                k.c_len = l;
-                k.cseq = None;
-                k.count_t_freq();
-                k.opt_c_header();
+                k.set_c_lengths(l);
                 let b = k.t_header_bits() + cbody(&l);
                 if b < best.0 {
                     best = (b, l);
@@ -238,10 +235,7 @@ impl Codes {
             }
             for _ in 0..DP_ITERS {
                 // T costs of the current choice.
-                k.c_len = best.1;
-                k.cseq = None;
-                k.count_t_freq();
-                k.opt_c_header();
+                k.set_c_lengths(best.1);
                 let tmax = k.t_len.iter().copied().max().unwrap_or(0);
                 let mut tau = [0u32; 17];
                 for (d, td) in tau.iter_mut().enumerate().skip(1) {
@@ -257,10 +251,7 @@ impl Codes {
                 if l == best.1 || !complete(&l, &h.c) {
                     break;
                 }
-                k.c_len = l;
-                k.cseq = None;
-                k.count_t_freq();
-                k.opt_c_header();
+                k.set_c_lengths(l);
                 let b = k.t_header_bits() + cbody(&l);
                 if b < best.0 {
                     best = (b, l);
@@ -269,10 +260,7 @@ impl Codes {
                 }
             }
             if k.c_len != best.1 {
-                k.c_len = best.1;
-                k.cseq = None;
-                k.count_t_freq();
-                k.opt_c_header();
+                k.set_c_lengths(best.1);
             }
             canonical_codes(&k.c_len, &mut k.c_code);
         }
@@ -280,6 +268,14 @@ impl Codes {
             k.opt_p(h, np);
         }
         k
+    }
+
+    /// Take `c_len` as the C lengths and plan their header (T code, zero runs).
+    fn set_c_lengths(&mut self, c_len: [u8; NC]) {
+        self.c_len = c_len;
+        self.cseq = None;
+        self.count_t_freq();
+        self.opt_c_header();
     }
 
     fn t_header_bits(&self) -> u64 {
