@@ -2,7 +2,8 @@
 
 use crate::bits::Writer;
 use crate::block::{Codes, CostModel, Hist, Params, Tok};
-use crate::parse::{MatchLists, lazy, lazy_from_lists, optimal, optimal_range};
+use crate::parse::{MatchLists, lazy, lazy_from_lists, optimal};
+use crate::polish::polish;
 use crate::split::split;
 use crate::{CompressOptions, Format, Level};
 
@@ -113,7 +114,7 @@ pub(crate) fn compress_tuned(input: &[u8], opts: &CompressOptions, t: &Tuning) -
 }
 
 /// Byte position where each block starts, from token block ends.
-fn block_starts(toks: &[Tok], ends: &[usize]) -> Vec<usize> {
+pub(crate) fn block_starts(toks: &[Tok], ends: &[usize]) -> Vec<usize> {
     let mut starts = Vec::with_capacity(ends.len());
     let mut pos = 0;
     let mut ti = 0;
@@ -139,7 +140,7 @@ fn models(coded: &[(Hist, Box<Codes>)], np: usize, mix: Option<(u32, f64)>) -> V
 }
 
 /// Exact size in bits of a parse, with the codes of every block.
-fn evaluate(toks: &[Tok], ends: &[usize], params: &Params) -> (u64, Vec<(Hist, Box<Codes>)>) {
+pub(crate) fn evaluate(toks: &[Tok], ends: &[usize], params: &Params) -> (u64, Vec<(Hist, Box<Codes>)>) {
     let mut s = 0;
     let mut bits = 0;
     let v = ends
@@ -181,7 +182,7 @@ fn parse(input: &[u8], params: &Params, t: &Tuning) -> (Vec<Tok>, Vec<usize>) {
                 break;
             }
         }
-        return if t.refine { polish(input, &ml, params, t, best) } else { best };
+        return if t.refine { polish(input, &ml, params, t.chunk, best) } else { best };
     }
     // Annealed refinement: every pass continues from the previous one (even
     // when it was worse); the smallest parse seen wins.
@@ -199,116 +200,14 @@ fn parse(input: &[u8], params: &Params, t: &Tuning) -> (Vec<Tok>, Vec<usize>) {
             best = cur.clone();
         }
     }
-    if t.refine { polish(input, &ml, params, t, best) } else { best }
-}
-
-/// Per-block refinement and merging, then re-split and refine again while
-/// that helps.
-fn polish(
-    input: &[u8],
-    ml: &MatchLists,
-    params: &Params,
-    t: &Tuning,
-    best: (Vec<Tok>, Vec<usize>),
-) -> (Vec<Tok>, Vec<usize>) {
-    let best = refine_blocks(input, ml, params, best);
-    let mut best = merge_blocks(input, ml, params, best);
-    let (mut best_bits, _) = evaluate(&best.0, &best.1, params);
-    for _ in 0..RESPLITS {
-        let ends = split(&best.0, params, t.chunk);
-        let cand = refine_blocks(input, ml, params, (best.0.clone(), ends));
-        let (bits, _) = evaluate(&cand.0, &cand.1, params);
-        if bits >= best_bits {
-            break;
-        }
-        (best, best_bits) = (cand, bits);
-    }
-    best
-}
-
-/// Most rounds of (split, refine) after the first refinement.
-const RESPLITS: usize = 1;
-/// Refinement rounds a trial merge gets (more rarely change the verdict).
-const MERGE_ROUNDS: usize = 1;
-
-/// Cost-model variants a block cycles through while it still shrinks (as in
-/// [`ANNEAL`]); one more variant adds each symbol's share of the header.
-const BLOCK_VARIANTS: [Option<(u32, f64)>; 3] = [None, Some((4096, 1024.0)), Some((0, 256.0))];
-/// Header bits a used C symbol is charged, shared among its uses: a symbol
-/// used once or twice costs its C length entry and often breaks a zero run.
-const RARE_SYMBOL_BITS: f64 = 10.0;
-/// Most refinement rounds per block.
-const BLOCK_ROUNDS: usize = 6;
-
-/// Re-parse every block on its own, inside fixed byte boundaries, and keep
-/// each block's smallest parse: blocks cost independently once their
-/// boundaries are fixed, so a block need not accept a global step that
-/// helped others but not itself.
-fn refine_blocks(
-    input: &[u8],
-    ml: &MatchLists,
-    params: &Params,
-    (toks, ends): (Vec<Tok>, Vec<usize>),
-) -> (Vec<Tok>, Vec<usize>) {
-    let starts = block_starts(&toks, &ends);
-    let mut out_t = Vec::with_capacity(toks.len());
-    let mut out_e = Vec::with_capacity(ends.len());
-    let mut ts = 0;
-    for (bi, &te) in ends.iter().enumerate() {
-        let (lo, hi) = (starts[bi], starts.get(bi + 1).copied().unwrap_or(input.len()));
-        let cur = &toks[ts..te];
-        ts = te;
-        let (_, refined) = refine_one(input, ml, params, lo, hi, cur.to_vec(), BLOCK_ROUNDS);
-        out_t.extend_from_slice(&refined);
-        out_e.push(out_t.len());
-    }
-    (out_t, out_e)
+    if t.refine { polish(input, &ml, params, t.chunk, best) } else { best }
 }
 
 /// Exact size in bits of one block, with its histogram and codes.
-fn block_cost(t: &[Tok], params: &Params) -> (u64, Hist, Box<Codes>) {
+pub(crate) fn block_cost(t: &[Tok], params: &Params) -> (u64, Hist, Box<Codes>) {
     let h = Hist::of(t);
     let k = Codes::final_codes(&h, params);
     (k.header_bits(h.n, params) + k.body_bits(&h, params.np), h, k)
-}
-
-/// Re-parse the block `lo..hi` with models derived from its own best parse
-/// until none of the model variants shrinks it.
-fn refine_one(
-    input: &[u8],
-    ml: &MatchLists,
-    params: &Params,
-    lo: usize,
-    hi: usize,
-    mut cur: Vec<Tok>,
-    rounds: usize,
-) -> (u64, Vec<Tok>) {
-    let (mut bits, mut h, mut k) = block_cost(&cur, params);
-    for _ in 0..rounds {
-        let mut improved = false;
-        for v in 0..=BLOCK_VARIANTS.len() {
-            let m = match BLOCK_VARIANTS.get(v) {
-                Some(None) => CostModel::from_codes(&k, params.np),
-                Some(Some((w, f))) => CostModel::from_codes(&k, params.np).with_entropy_ties(&h, params.np, *w, *f),
-                None => CostModel::from_codes(&k, params.np)
-                    .with_entropy_ties(&h, params.np, 4096, 1024.0)
-                    .with_header_share(&h, 4096, RARE_SYMBOL_BITS),
-            };
-            let nt = optimal_range(input, ml, lo, hi, &[lo], std::slice::from_ref(&m));
-            if nt.len() > crate::split::MAX_BLOCK {
-                continue;
-            }
-            let (b2, h2, k2) = block_cost(&nt, params);
-            if b2 < bits {
-                (bits, h, k, cur) = (b2, h2, k2, nt);
-                improved = true;
-            }
-        }
-        if !improved {
-            break;
-        }
-    }
-    (bits, cur)
 }
 
 fn write_stream(orig: usize, toks: &[Tok], ends: &[usize], params: &Params) -> Vec<u8> {
@@ -340,52 +239,4 @@ fn write_stream(orig: usize, toks: &[Tok], ends: &[usize], params: &Params) -> V
     out[0..4].copy_from_slice(&comp.to_le_bytes());
     out[4..8].copy_from_slice(&(orig as u32).to_le_bytes());
     out
-}
-
-/// Merge neighbouring blocks, left to right, where the merged range refined
-/// on its own is smaller than the two blocks: the splitter judges a merge by
-/// the parse made for two models and misses what one model's re-parse saves.
-fn merge_blocks(
-    input: &[u8],
-    ml: &MatchLists,
-    params: &Params,
-    (toks, ends): (Vec<Tok>, Vec<usize>),
-) -> (Vec<Tok>, Vec<usize>) {
-    struct Block {
-        lo: usize,
-        hi: usize,
-        bits: u64,
-        toks: Vec<Tok>,
-    }
-    let starts = block_starts(&toks, &ends);
-    let mut out: Vec<Block> = Vec::with_capacity(ends.len());
-    let mut ts = 0;
-    for (bi, &te) in ends.iter().enumerate() {
-        let blk = Block {
-            lo: starts[bi],
-            hi: starts.get(bi + 1).copied().unwrap_or(input.len()),
-            bits: block_cost(&toks[ts..te], params).0,
-            toks: toks[ts..te].to_vec(),
-        };
-        ts = te;
-        if let Some(prev) = out.last_mut()
-            && prev.toks.len() + blk.toks.len() <= crate::split::MAX_BLOCK
-        {
-            let mut both = prev.toks.clone();
-            both.extend_from_slice(&blk.toks);
-            let (bits, both) = refine_one(input, ml, params, prev.lo, blk.hi, both, MERGE_ROUNDS);
-            if bits < prev.bits + blk.bits {
-                *prev = Block { lo: prev.lo, hi: blk.hi, bits, toks: both };
-                continue;
-            }
-        }
-        out.push(blk);
-    }
-    let mut ot = Vec::with_capacity(toks.len());
-    let mut oe = Vec::with_capacity(out.len());
-    for b in out {
-        ot.extend_from_slice(&b.toks);
-        oe.push(ot.len());
-    }
-    (ot, oe)
 }

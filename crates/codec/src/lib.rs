@@ -20,6 +20,7 @@ mod encode;
 mod huffman;
 mod matcher;
 mod parse;
+mod polish;
 mod split;
 
 use std::fmt;

@@ -160,11 +160,8 @@ pub(crate) fn optimal_range(
     models: &[CostModel],
 ) -> Vec<Tok> {
     let n = hi - lo;
-    const INF: u64 = u64::MAX;
-    let mut cost = vec![INF; n + 1];
-    // (length, distance) of the step reaching each position; length 1 = literal.
-    let mut from = vec![(0u16, 0u32); n + 1];
-    cost[0] = 0;
+    let mut paths = Paths::new(n);
+    paths.cost[0] = 0;
     let mut b = 0;
     while b + 1 < starts.len() && lo >= starts[b + 1] {
         b += 1;
@@ -178,8 +175,39 @@ pub(crate) fn optimal_range(
             }
             model = &models[b];
         }
+        debug_assert!(paths.cost[i] != INF);
+        paths.relax(data, ml, lo, i, model);
+    }
+    let mut toks = Vec::new();
+    let mut i = n;
+    while i > 0 {
+        i = step_back(data, lo, i, paths.from[i], &mut toks);
+    }
+    toks.reverse();
+    toks
+}
+
+const INF: u64 = u64::MAX;
+
+/// Shortest paths over the positions `0..=n` of a range.
+struct Paths {
+    cost: Vec<u64>,
+    /// (length, distance) of the step reaching each position; length 1 = literal.
+    from: Vec<(u16, u32)>,
+}
+
+impl Paths {
+    fn new(n: usize) -> Paths {
+        Paths { cost: vec![INF; n + 1], from: vec![(0, 0); n + 1] }
+    }
+
+    /// Relax every step out of position `i` (absolute `lo + i`).
+    #[inline]
+    fn relax(&mut self, data: &[u8], ml: &MatchLists, lo: usize, i: usize, model: &CostModel) {
+        let (cost, from) = (&mut self.cost, &mut self.from);
+        let n = cost.len() - 1;
         let base = cost[i];
-        debug_assert!(base != INF);
+        let at = lo + i;
         let lc = base + u64::from(model.lit[data[at] as usize]);
         if lc < cost[i + 1] {
             cost[i + 1] = lc;
@@ -197,15 +225,15 @@ pub(crate) fn optimal_range(
             }
             let k = psym(dist - 1);
             let pc = model.pos[k];
-            let mut lo = MIN_MATCH - 1;
+            let mut reached = MIN_MATCH - 1;
             for &packed in &covered[..nc] {
                 let (c, l) = (packed >> 16, packed & 0xFFFF);
-                if c as u32 <= pc && l > lo {
-                    lo = l;
+                if c as u32 <= pc && l > reached {
+                    reached = l;
                 }
             }
             let dc = base + u64::from(pc);
-            for l in lo + 1..=len {
+            for l in reached + 1..=len {
                 let c = dc + u64::from(model.len[l]);
                 if c < cost[i + l] {
                     cost[i + l] = c;
@@ -218,19 +246,71 @@ pub(crate) fn optimal_range(
             }
         }
     }
-    let mut toks = Vec::new();
-    let mut i = n;
-    while i > 0 {
-        let (l, d) = from[i];
-        if l == 1 {
-            toks.push(Tok::lit(data[lo + i - 1]));
-            i -= 1;
-        } else {
-            let l = l as usize;
-            toks.push(Tok::mat(l, d as usize));
-            i -= l;
+}
+
+/// Push the step `(length, distance)` that reaches position `i` (absolute
+/// `lo + i`) and return the position it starts at.
+#[inline]
+fn step_back(data: &[u8], lo: usize, i: usize, (l, d): (u16, u32), toks: &mut Vec<Tok>) -> usize {
+    if l == 1 {
+        toks.push(Tok::lit(data[lo + i - 1]));
+        i - 1
+    } else {
+        toks.push(Tok::mat(l as usize, d as usize));
+        i - l as usize
+    }
+}
+
+/// Shortest path over `lo..hi` through the models in order, switching from
+/// each to the next once, where that is cheapest: neighbouring blocks
+/// re-parsed together with the boundaries between them free. Returns the
+/// tokens and, for each model after the first, the index of its first token.
+pub(crate) fn optimal_segments(
+    data: &[u8],
+    ml: &MatchLists,
+    lo: usize,
+    hi: usize,
+    models: &[CostModel],
+) -> (Vec<Tok>, Vec<usize>) {
+    let n = hi - lo;
+    let k = models.len();
+    let mut paths: Vec<Paths> = (0..k).map(|_| Paths::new(n)).collect();
+    assert!(k <= 32);
+    // Bit s of switched[i]: the path under model s at i comes from model
+    // s-1 at i.
+    let mut switched = vec![0u32; n + 1];
+    paths[0].cost[0] = 0;
+    for (i, sw) in switched.iter_mut().enumerate().take(n) {
+        // A switch at i hands the token at i to the next model. No block
+        // may be empty: a switch needs i > 0 and a cost that a token under
+        // the previous model reached.
+        for s in 1..k {
+            let prev = paths[s - 1].cost[i];
+            if i > 0 && prev < paths[s].cost[i] && *sw & (1 << (s - 1)) == 0 {
+                paths[s].cost[i] = prev;
+                *sw |= 1 << s;
+            }
+        }
+        for (p, model) in paths.iter_mut().zip(models) {
+            if p.cost[i] != INF {
+                p.relax(data, ml, lo, i, model);
+            }
         }
     }
+    let mut toks = Vec::new();
+    let mut i = n;
+    let mut s = k - 1;
+    let mut cuts_from_end = Vec::new();
+    while i > 0 {
+        if s > 0 && switched[i] & (1 << s) != 0 {
+            s -= 1;
+            cuts_from_end.push(toks.len());
+            continue;
+        }
+        i = step_back(data, lo, i, paths[s].from[i], &mut toks);
+    }
+    debug_assert_eq!(s, 0);
     toks.reverse();
-    toks
+    let cuts = cuts_from_end.iter().rev().map(|&c| toks.len() - c).collect();
+    (toks, cuts)
 }
