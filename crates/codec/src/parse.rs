@@ -314,3 +314,99 @@ pub(crate) fn optimal_segments(
     let cuts = cuts_from_end.iter().rev().map(|&c| toks.len() - c).collect();
     (toks, cuts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::{Codes, Hist};
+
+    /// Bytes whose statistics change half way: text-like, then code-like.
+    fn two_regimes() -> Vec<u8> {
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let mut v: Vec<u8> = (0..6000).map(|_| b"etaoin shrdlu "[(next() % 14) as usize]).collect();
+        v.extend((0..6000).map(|i| if i % 7 == 0 { 0xE8 } else { (next() % 40) as u8 }));
+        v
+    }
+
+    fn bytes_of(data: &[u8], lo: usize, toks: &[Tok]) -> Vec<u8> {
+        let mut out = data[..lo].to_vec();
+        for t in toks {
+            if t.c < 256 {
+                out.push(t.c as u8);
+            } else {
+                let start = out.len() - (t.p as usize + 1);
+                for j in 0..t.len() {
+                    out.push(out[start + j]);
+                }
+            }
+        }
+        out[lo..].to_vec()
+    }
+
+    fn model_of(toks: &[Tok]) -> CostModel {
+        CostModel::from_codes(&Codes::new(&Hist::of(toks), 14), 14)
+    }
+
+    fn cost(m: &CostModel, toks: &[Tok]) -> u64 {
+        toks.iter()
+            .map(|t| {
+                if t.c < 256 {
+                    u64::from(m.lit[t.c as usize])
+                } else {
+                    u64::from(m.len[t.len()]) + u64::from(m.pos[psym(t.p)])
+                }
+            })
+            .sum()
+    }
+
+    #[test]
+    fn segments_with_one_model_twice_cost_what_the_plain_parse_costs() {
+        let data = two_regimes();
+        let ml = MatchLists::collect(&data, 8191, 256, usize::MAX, true);
+        let m = model_of(&lazy_from_lists(&data, &ml, usize::MAX));
+        let plain = optimal_range(&data, &ml, 100, data.len(), &[100], std::slice::from_ref(&m));
+        let (toks, cuts) = optimal_segments(&data, &ml, 100, data.len(), &[m.clone(), m.clone()]);
+        assert_eq!(bytes_of(&data, 100, &toks), &data[100..]);
+        assert_eq!(cuts.len(), 1);
+        assert!(cuts[0] > 0 && cuts[0] < toks.len(), "both segments non-empty");
+        assert_eq!(cost(&m, &toks), cost(&m, &plain));
+    }
+
+    #[test]
+    fn segments_switch_where_the_data_changes() {
+        let data = two_regimes();
+        let ml = MatchLists::collect(&data, 8191, 256, usize::MAX, true);
+        let toks = lazy_from_lists(&data, &ml, usize::MAX);
+        let half = toks.iter().scan(0, |p, t| {
+            *p += t.len();
+            Some(*p)
+        });
+        let cut = half.take_while(|&p| p <= 6000).count();
+        let (a, b) = (model_of(&toks[..cut]), model_of(&toks[cut..]));
+        // Start the search from models fitted to the two halves: the free
+        // switch must land near byte 6000, and beat any fixed cut that is
+        // far from it.
+        let (seg, cuts) = optimal_segments(&data, &ml, 0, data.len(), &[a.clone(), b.clone()]);
+        assert_eq!(bytes_of(&data, 0, &seg), data);
+        let at: usize = seg[..cuts[0]].iter().map(|t| t.len()).sum();
+        assert!((5500..=6500).contains(&at), "switch at byte {at}");
+        let total = cost(&a, &seg[..cuts[0]]) + cost(&b, &seg[cuts[0]..]);
+        for fixed in [2000, 10000] {
+            let t = optimal_range(&data, &ml, 0, data.len(), &[0, fixed], &[a.clone(), b.clone()]);
+            // Tokens starting before `fixed` were priced with model a.
+            let starts = t.iter().scan(0, |p, x| {
+                let s = *p;
+                *p += x.len();
+                Some(s)
+            });
+            let k = starts.take_while(|&s| s < fixed).count();
+            assert!(total < cost(&a, &t[..k]) + cost(&b, &t[k..]), "fixed cut at {fixed}");
+        }
+    }
+}
