@@ -9,7 +9,7 @@
 //!
 //! [`Level::Best`]: crate::Level::Best
 
-use crate::block::{Codes, CostModel, Hist, Params, Tok};
+use crate::block::{Codes, CostModel, Hist, Params, Tok, block_bits};
 use crate::encode::{block_cost, block_starts, evaluate};
 use crate::parse::{MatchLists, optimal_range, optimal_segments};
 use crate::split::{MAX_BLOCK, split};
@@ -30,8 +30,10 @@ const BLOCK_ROUNDS: usize = 6;
 /// Bytes on each side of a boundary that a pair re-parse covers: away from
 /// the boundary the parse already fits its block's codes.
 const BOUNDARY_WINDOW: usize = 16 * 1024;
-/// Token shifts a boundary is tried at, nearest first.
-const SHIFTS: [usize; 16] = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256, 512];
+/// Token shifts a boundary is tried at with plain costs, nearest first.
+const WIDE_SHIFTS: [usize; 16] = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256, 512];
+/// Token shifts tried with exact costs afterwards.
+const NARROW_SHIFTS: [usize; 6] = [1, 2, 3, 4, 6, 8];
 
 /// One block: its byte range and its tokens.
 #[derive(Clone)]
@@ -284,30 +286,20 @@ fn cut_oversized(input: &[u8], ml: &MatchLists, params: &Params, chunk: usize, b
         .collect()
 }
 
-/// Move each boundary by whole tokens while the two blocks' exact size
-/// drops (the pair re-parse decides with model costs, not exact ones).
+/// Move each boundary by whole tokens while the two blocks shrink (the pair
+/// re-parse decides with model costs, not exact ones): a wide search with
+/// plain Huffman costs, then a narrow one with the exact costs.
 fn shift_boundaries(params: &Params, mut blocks: Vec<Block>) -> Vec<Block> {
     for bi in 0..blocks.len().saturating_sub(1) {
         let mut both = blocks[bi].toks.clone();
         both.extend_from_slice(&blocks[bi + 1].toks);
-        let pair_bits = |at: usize| block_cost(&both[..at], params).0 + block_cost(&both[at..], params).0;
+        let admissible = |at: usize| at > 0 && at < both.len() && at <= MAX_BLOCK && both.len() - at <= MAX_BLOCK;
+        let plain = |at: usize| block_bits(&Hist::of(&both[..at]), params) + block_bits(&Hist::of(&both[at..]), params);
+        let exact = |at: usize| block_cost(&both[..at], params).0 + block_cost(&both[at..], params).0;
         let start = blocks[bi].toks.len();
-        let (mut at, mut bits) = (start, pair_bits(start));
-        'search: loop {
-            for d in SHIFTS {
-                for cand in [at + d, at.wrapping_sub(d)] {
-                    if cand == 0 || cand >= both.len() || cand > MAX_BLOCK || both.len() - cand > MAX_BLOCK {
-                        continue;
-                    }
-                    let b = pair_bits(cand);
-                    if b < bits {
-                        (at, bits) = (cand, b);
-                        continue 'search;
-                    }
-                }
-            }
-            break;
-        }
+        let wide = climb(start, &WIDE_SHIFTS, admissible, plain);
+        let from = if wide != start && exact(wide) < exact(start) { wide } else { start };
+        let at = climb(from, &NARROW_SHIFTS, admissible, exact);
         if at != start {
             let mid = blocks[bi].lo + both[..at].iter().map(|t| t.len()).sum::<usize>();
             let right = both.split_off(at);
@@ -316,6 +308,27 @@ fn shift_boundaries(params: &Params, mut blocks: Vec<Block>) -> Vec<Block> {
         }
     }
     blocks
+}
+
+/// First-improvement hill climb of a cut position over `shifts` (nearest
+/// first) in both directions.
+fn climb(mut at: usize, shifts: &[usize], admissible: impl Fn(usize) -> bool, cost: impl Fn(usize) -> u64) -> usize {
+    let mut bits = cost(at);
+    'search: loop {
+        for &d in shifts {
+            for cand in [at + d, at.wrapping_sub(d)] {
+                if !admissible(cand) {
+                    continue;
+                }
+                let b = cost(cand);
+                if b < bits {
+                    (at, bits) = (cand, b);
+                    continue 'search;
+                }
+            }
+        }
+        return at;
+    }
 }
 
 #[cfg(test)]
