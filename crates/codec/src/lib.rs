@@ -64,7 +64,9 @@ pub enum Level {
     /// Huffman lengths last; the smallest result wins). Both formats then
     /// re-parse every block on its own inside fixed boundaries, keeping each
     /// block's smallest parse, merge neighbours where one re-parsed block is
-    /// smaller, and re-split while that helps.
+    /// smaller, re-split while that helps, and move every boundary to where
+    /// the two blocks beside it cost least (a re-parse of the pair with the
+    /// boundary free, then whole-token shifts). About 37× EDK2's time.
     Best,
 }
 
