@@ -23,6 +23,17 @@ mod parse;
 mod polish;
 mod split;
 
+/// Deterministic xorshift64 generator for test inputs.
+#[cfg(test)]
+pub(crate) fn xorshift(mut s: u64) -> impl FnMut() -> u64 {
+    move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    }
+}
+
 use std::fmt;
 use std::str::FromStr;
 

@@ -322,13 +322,7 @@ mod tests {
 
     /// Bytes whose statistics change half way: text-like, then code-like.
     fn two_regimes() -> Vec<u8> {
-        let mut s = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = crate::xorshift(0x2545_F491_4F6C_DD1Du64);
         let mut v: Vec<u8> = (0..6000).map(|_| b"etaoin shrdlu "[(next() % 14) as usize]).collect();
         v.extend((0..6000).map(|i| if i % 7 == 0 { 0xE8 } else { (next() % 40) as u8 }));
         v

@@ -339,13 +339,7 @@ mod tests {
     /// Several regions with different statistics, long enough for blocks
     /// the refinement can move, merge and cut.
     fn regions() -> Vec<u8> {
-        let mut s = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = crate::xorshift(0x9E37_79B9_7F4A_7C15u64);
         let mut v = Vec::new();
         for r in 0..6 {
             for i in 0..5000 {
