@@ -74,9 +74,12 @@ fn print_text(path: &str, info: &RomInfo) {
             image.index.to_string(),
             format!("{:#x}", image.offset),
             image.length.to_string(),
-            image.code_type.to_string(),
-            format!("{}:{}", hex16(image.pcir.vendor), hex16(image.pcir.device)),
-            format!("{:06x}", image.pcir.class_code),
+            match image.pcir {
+                Some(_) => image.code_type.to_string(),
+                None => "isa".into(),
+            },
+            image.pcir.as_ref().map_or("-".into(), |p| format!("{}:{}", hex16(p.vendor), hex16(p.device))),
+            image.pcir.as_ref().map_or("-".into(), |p| format!("{:06x}", p.class_code)),
             arch(image),
             payload(image),
             format!("{} ({})", if image.checksum.valid { "ok" } else { "BAD" }, image.checksum.convention),
@@ -114,7 +117,14 @@ fn payload(image: &ImageInfo) -> String {
 }
 
 fn print_image(image: &ImageInfo) {
-    let p = &image.pcir;
+    let Some(p) = &image.pcir else {
+        println!("  image {} at {:#x}: {} bytes, ISA-style ROM", image.index, image.offset, image.length);
+        println!(
+            "    no PCIR (pointer at 0x18 is 0): firmware runs it from fw_cfg or a fixed address, not a PCI ROM BAR"
+        );
+        print_body(image);
+        return;
+    };
     println!("  image {} at {:#x}: {} bytes, code type {}", image.index, image.offset, image.length, image.code_type);
     let mut pcir = format!(
         "    PCIR at +{:#x}: revision {}, length {:#x}, {}:{}, class {:06x}, image length {} blocks, code revision {:#06x}, indicator {:#04x}",
@@ -135,6 +145,11 @@ fn print_image(image: &ImageInfo) {
         pcir += &format!(", max run-time {} blocks", rt);
     }
     println!("{pcir}");
+    print_body(image);
+}
+
+/// The headers after the PCIR line: legacy or EFI details and the checksum.
+fn print_body(image: &ImageInfo) {
     if let Some(l) = &image.legacy {
         println!("    legacy: Size512 {} ({} bytes), entry {}", l.size512, l.init_size, l.entry);
         for pnp in &l.pnp {

@@ -328,3 +328,71 @@ fn looping_pnp_chain_is_reported_once() {
     let (stdout, _) = text(&optrom(&["check", p.to_str().unwrap()]));
     assert!(stdout.contains("offset 0x40, field $PnP.NextHeader: the $PnP chain loops back"), "{stdout}");
 }
+
+/// SeaBIOS's VGA ROMs: PCI ones (class 0300, no `$PnP`, which SeaBIOS does not
+/// need for VGA) and ISA-style ones without a PCIR (`vgabios-isavga.bin`,
+/// `vgabios-ramfb.bin`), which QEMU loads through fw_cfg `vgaroms/`.
+#[test]
+fn seabios_vga_roms_pci_and_isa_style() {
+    const ISA: &str = "/usr/share/seabios/vgabios-isavga.bin";
+    const STDVGA: &str = "/usr/share/seabios/vgabios-stdvga.bin";
+    let (Some(isa), Some(_)) = (rom(ISA), rom(STDVGA)) else { return };
+
+    let out = optrom(&["info", "--json", ISA, STDVGA]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_valid(&schema("info.schema.json"), &value);
+    let isa_json = &value["files"][0];
+    assert_eq!(isa_json["images"].as_array().unwrap().len(), 1);
+    assert!(isa_json["images"][0]["pcir"].is_null());
+    assert_eq!(isa_json["images"][0]["length"], usize::from(isa[2]) * 512);
+    assert_eq!(isa_json["images"][0]["checksum"]["valid"], true);
+    assert_eq!(isa_json["content_size"], isa.len());
+    assert_eq!(value["files"][1]["images"][0]["pcir"]["class_code"], "030000");
+
+    let (stdout, _) = text(&optrom(&["info", ISA]));
+    assert!(stdout.contains("ISA-style ROM") && stdout.contains("no PCIR"), "{stdout}");
+
+    // Both pass; the ISA ROM is told where it can run, the PCI VGA ROM gets
+    // no `$PnP` warning.
+    let out = optrom(&["check", "--json", ISA, STDVGA]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_valid(&schema("check.schema.json"), &value);
+    let rules = |i: usize| -> Vec<String> {
+        value["files"][i]["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap().into()).collect()
+    };
+    assert_eq!(rules(0), ["no-pcir"]);
+    assert!(rules(1).is_empty(), "{:?}", rules(1));
+
+    // As a NIC's romfile it is useless, and check says so.
+    let out = optrom(&["check", "--nic", "e1000", ISA]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("field PCIR pointer: the ROM has no PCIR") && stdout.contains("[nic-ids]"), "{stdout}");
+
+    // Chain operations refuse it with the field named.
+    let dir = tempfile::tempdir().unwrap();
+    let out = optrom(&["split", ISA, "-o", dir.path().join("parts").to_str().unwrap()]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("offset 0x18, field PCIR pointer: is 0: no PCI Data Structure"), "{stderr}");
+}
+
+/// A non-VGA legacy ROM without `$PnP`: SeaBIOS registers its init entry as a
+/// legacy BCV instead of running it, so a NIC ROM gets no boot entry.
+#[test]
+fn legacy_rom_without_pnp_is_warned_unless_vga() {
+    let dir = tempfile::tempdir().unwrap();
+    let nic = legacy_image(1, true); // class 000000, no $PnP
+    let p = temp_with(&dir, "nopnp.rom", &nic);
+    let (stdout, _) = text(&optrom(&["check", p.to_str().unwrap()]));
+    assert!(stdout.contains("field PnP pointer: no $PnP header") && stdout.contains("[seabios-pnp]"), "{stdout}");
+    let mut vga = nic.clone();
+    vga[0x20 + 0x0F] = 0x03; // PCIR class code 030000: display, VGA
+    vga[6] = vga[6].wrapping_sub(3);
+    let p = temp_with(&dir, "vga.rom", &vga);
+    let out = optrom(&["check", p.to_str().unwrap()]);
+    let (stdout, _) = text(&out);
+    assert!(out.status.success() && !stdout.contains("seabios-pnp"), "{stdout}");
+}

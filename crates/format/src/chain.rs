@@ -5,11 +5,17 @@
 //! chain ends at the image whose PCIR indicator has bit 7 set. Firmware tests the
 //! bit (`& 0x80`), not equality, and so does this walker. Bytes after the last image
 //! (padding) belong to no image.
+//!
+//! A file whose first image has a PCIR pointer of 0 is an ISA-style ROM (SeaBIOS's
+//! `vgabios-isavga.bin`, `vgabios-ramfb.bin`): one image of `Size512 × 512` bytes
+//! that firmware loads from fw_cfg or a fixed address, never from a PCI ROM BAR.
+//! [`walk`] reports it as [`Walk::isa`] next to the [`ErrorKind::NoPcir`] error, so
+//! tools that need a PCI chain refuse it and inspectors can still describe it.
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::field::try_u16;
 use crate::pcir::{self, Pcir, PcirRepr};
-use crate::{BLOCK, ROM_SIGNATURE};
+use crate::{BLOCK, ROM_SIGNATURE, legacy};
 
 /// Offset of the PCIR pointer, common to the legacy and EFI headers.
 pub const PCIR_POINTER: usize = 0x18;
@@ -84,7 +90,17 @@ impl<'a> Chain<'a> {
             ));
         }
         let pcir_ptr = usize::from(try_u16(rest, PCIR_POINTER).unwrap_or(0));
-        if pcir_ptr < MIN_HEADER || pcir_ptr + pcir::LEN_V22 > rest.len() {
+        if pcir_ptr == 0 && at == 0 {
+            return Err(Error::new(at + PCIR_POINTER, "PCIR pointer", ErrorKind::NoPcir));
+        }
+        if pcir_ptr < MIN_HEADER {
+            return Err(Error::new(
+                at + PCIR_POINTER,
+                "PCIR pointer",
+                ErrorKind::InsideHeader { value: pcir_ptr, header_end: MIN_HEADER },
+            ));
+        }
+        if pcir_ptr + pcir::LEN_V22 > rest.len() {
             return Err(Error::new(
                 at + PCIR_POINTER,
                 "PCIR pointer",
@@ -143,8 +159,14 @@ pub struct Walk<'a> {
     pub images: Vec<ImageRef<'a>>,
     /// Why the walk stopped early, when it did.
     pub error: Option<Error>,
-    /// File offset just past the last image walked.
+    /// File offset just past the last image walked (past the ISA image, for
+    /// an ISA-style ROM).
     pub end: usize,
+    /// The image of an ISA-style ROM (first PCIR pointer 0): its `Size512 × 512`
+    /// bytes, cut short at the end of the file; `None` when they do not hold
+    /// the legacy header. `images` is then empty and `error` is
+    /// [`ErrorKind::NoPcir`].
+    pub isa: Option<&'a [u8]>,
 }
 
 /// Walk every image of `data`.
@@ -177,6 +199,14 @@ pub fn walk(data: &[u8]) -> Walk<'_> {
             None => break,
         }
     }
-    let end = images.last().map_or(0, ImageRef::end);
-    Walk { images, error, end }
+    let isa = match &error {
+        Some(Error { kind: ErrorKind::NoPcir, .. }) if images.is_empty() => {
+            let declared = usize::from(data[legacy::field::SIZE512]) * BLOCK;
+            let bytes = &data[..declared.min(data.len())];
+            (bytes.len() >= legacy::HEADER_LEN).then_some(bytes)
+        }
+        _ => None,
+    };
+    let end = isa.map_or_else(|| images.last().map_or(0, ImageRef::end), <[u8]>::len);
+    Walk { images, error, end, isa }
 }

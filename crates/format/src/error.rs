@@ -56,6 +56,16 @@ pub enum ErrorKind {
     },
     /// The file ends and no image had the last-image bit set.
     NoLastImage,
+    /// The first image's PCIR pointer is 0: an ISA-style ROM with no PCI Data
+    /// Structure, which can neither sit in a PCI ROM BAR nor take part in a chain.
+    NoPcir,
+    /// A pointer leads into the header that holds it.
+    InsideHeader {
+        /// The pointer's value.
+        value: usize,
+        /// Where the header ends: the pointer must be at least this.
+        header_end: usize,
+    },
     /// A length field disagrees with the structure it describes.
     BadLength {
         /// The value found.
@@ -108,6 +118,13 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::NoLastImage => {
                 write!(f, "the file ends but no image has the last-image bit (indicator bit 7) set")
+            }
+            ErrorKind::NoPcir => write!(
+                f,
+                "is 0: no PCI Data Structure (an ISA-style ROM, not a PCI option ROM image that can be chained)"
+            ),
+            ErrorKind::InsideHeader { value, header_end } => {
+                write!(f, "{value:#x} points into the header (must be at least {header_end:#x})")
             }
             ErrorKind::BadLength { value, expected } => {
                 write!(f, "bad length {value:#x}, expected {expected:#x}")

@@ -159,6 +159,33 @@ fn malformed_chains_name_the_field() {
 }
 
 #[test]
+fn isa_style_rom_is_reported_apart_from_the_chain() {
+    // SeaBIOS's vgabios-isavga.bin: 55 AA, Size512, a jmp, and a PCIR pointer of 0.
+    let mut isa = vec![0u8; 3 * 512];
+    isa[..6].copy_from_slice(&[0x55, 0xAA, 2, 0xE9, 0x10, 0x00]);
+    let walked = walk(&isa);
+    assert!(walked.images.is_empty());
+    assert_eq!(walked.error.as_ref().map(|e| (e.offset, &e.kind)), Some((0x18, &ErrorKind::NoPcir)));
+    assert_eq!(walked.isa.map(<[u8]>::len), Some(1024), "Size512 × 512 bytes, not the file");
+    assert_eq!(walked.end, 1024);
+    // Declared longer than the file: cut at the end of the file.
+    isa[2] = 9;
+    assert_eq!(walk(&isa).isa.map(<[u8]>::len), Some(1536));
+    // A later image with pointer 0 breaks the chain; it is no ISA ROM.
+    let mut chained = image(1, false);
+    chained.extend(&isa[..512]);
+    let walked = walk(&chained);
+    assert!(walked.isa.is_none());
+    let e = walked.error.unwrap();
+    assert_eq!((e.offset, &e.kind), (0x218, &ErrorKind::InsideHeader { value: 0, header_end: 0x1A }));
+    // A pointer into the header itself.
+    let mut low = image(1, true);
+    low[0x18] = 0x08;
+    let e = walk(&low).error.unwrap();
+    assert_eq!(e.to_string(), "offset 0x18, field PCIR pointer: 0x8 points into the header (must be at least 0x1a)");
+}
+
+#[test]
 fn indicator_bit_not_equality() {
     let mut data = image(1, true);
     data[0x31] = 0x81; // reserved bit set alongside bit 7: still the last image

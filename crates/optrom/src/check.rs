@@ -48,6 +48,9 @@ pub fn check(info: &RomInfo, opts: &CheckOptions<'_>) -> CheckReport {
     let mut findings = info.problems.clone();
     chain_rules(info, &mut findings);
     for image in &info.images {
+        if image.pcir.is_none() {
+            isa_rules(image, &mut findings);
+        }
         match image.code_type {
             CodeType::PcAt => seabios_rules(image, &mut findings),
             CodeType::Efi => edk2_rules(image, &mut findings),
@@ -55,7 +58,7 @@ pub fn check(info: &RomInfo, opts: &CheckOptions<'_>) -> CheckReport {
                 Severity::Note,
                 "code-type",
                 Some(image.index),
-                Some(image.offset + image.pcir.offset + 0x14),
+                image.pcir.as_ref().map(|p| image.offset + p.offset + 0x14),
                 "PCIR.CodeType",
                 format!("code type {other} is run by neither SeaBIOS nor UEFI firmware"),
             )),
@@ -103,6 +106,22 @@ fn chain_rules(info: &RomInfo, out: &mut Vec<Finding>) {
     }
 }
 
+/// PCI class code (base class, subclass) of a VGA-compatible display controller.
+const PCI_CLASS_DISPLAY_VGA: u32 = 0x0300;
+
+/// An ISA-style ROM (no PCIR) runs only when firmware loads it from fw_cfg
+/// or a fixed address.
+fn isa_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
+    out.push(Finding::new(
+        Severity::Warning,
+        "no-pcir",
+        Some(image.index),
+        Some(image.offset + 0x18),
+        "PCIR pointer",
+        "no PCI Data Structure (pointer 0): an ISA-style ROM. SeaBIOS runs it from fw_cfg (vgaroms/, genroms/, -option-rom) but skips it in a PCI ROM BAR (romfile=), and UEFI firmware never runs it",
+    ));
+}
+
 fn seabios_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
     let Some(legacy) = &image.legacy else { return };
     let at = |field: u64| Some(image.offset + field);
@@ -142,14 +161,18 @@ fn seabios_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
             format!("entry bytes {} are not a jmp/call", legacy.entry),
         ));
     }
-    if legacy.pnp.is_empty() {
+    // SeaBIOS calls the init entry of VGA ROMs unconditionally and of other
+    // ROMs only when they carry a $PnP header (optionroms.c init_optionrom);
+    // an ISA-style ROM's role depends on how it is loaded (vgaroms/ or genroms/).
+    let vga = image.pcir.as_ref().is_some_and(|p| p.class_code >> 8 == PCI_CLASS_DISPLAY_VGA);
+    if legacy.pnp.is_empty() && image.pcir.is_some() && !vga {
         out.push(Finding::new(
             Severity::Warning,
             "seabios-pnp",
             Some(image.index),
             at(0x1A),
             "PnP pointer",
-            "no $PnP header: SeaBIOS runs the ROM's init but registers no boot entry",
+            "no $PnP header: SeaBIOS does not run the init entry at POST but registers it as a legacy BCV, so the ROM gets no boot-menu (BEV) entry",
         ));
     }
     // Structures with their own checksums: (rule, field, what, file offset of the byte, valid).
@@ -221,7 +244,8 @@ fn edk2_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
             "InitializationSize",
             format!(
                 "InitializationSize {} blocks exceeds ImageLength {} blocks: PciBusDxe skips the image",
-                efi.init_size, image.pcir.image_length
+                efi.init_size,
+                image.length / 512
             ),
         );
     }
@@ -288,11 +312,22 @@ fn nic_rules(info: &RomInfo, nic: &NicModel, file_name: Option<&str>, out: &mut 
             "PCIR.CodeType",
             format!("no legacy image: a SeaBIOS guest with {} gets no network boot from this ROM", nic.model),
         )),
-        Some(image) if image.pcir.vendor != nic.vendor || image.pcir.device != nic.device => {
-            let found = format!("{}:{}", hex16(image.pcir.vendor), hex16(image.pcir.device));
-            let listed = image.pcir.vendor == nic.vendor
-                && image.pcir.device_list.as_ref().is_some_and(|l| l.contains(&nic.device));
-            let offset = Some(image.offset + image.pcir.offset + 4);
+        Some(ImageInfo { pcir: None, index, .. }) => out.push(Finding::new(
+            Severity::Error,
+            "nic-ids",
+            Some(*index),
+            Some(0x18),
+            "PCIR pointer",
+            format!(
+                "the ROM has no PCIR, so it carries no PCI IDs: as the {}'s romfile SeaBIOS skips it (\"No valid pci signature found\")",
+                nic.model
+            ),
+        )),
+        Some(image @ ImageInfo { pcir: Some(pcir), .. }) if pcir.vendor != nic.vendor || pcir.device != nic.device => {
+            let found = format!("{}:{}", hex16(pcir.vendor), hex16(pcir.device));
+            let listed =
+                pcir.vendor == nic.vendor && pcir.device_list.as_ref().is_some_and(|l| l.contains(&nic.device));
+            let offset = Some(image.offset + pcir.offset + 4);
             let (severity, why) = if is_default && image.index == 0 {
                 (
                     Severity::Warning,
@@ -322,18 +357,19 @@ fn nic_rules(info: &RomInfo, nic: &NicModel, file_name: Option<&str>, out: &mut 
         Some(_) => {}
     }
     for image in info.images.iter().filter(|i| i.code_type == CodeType::Efi) {
-        let listed = image.pcir.device_list.as_ref().is_some_and(|l| l.contains(&nic.device));
-        if (image.pcir.vendor != nic.vendor || image.pcir.device != nic.device) && !listed {
+        let Some(pcir) = &image.pcir else { continue };
+        let listed = pcir.device_list.as_ref().is_some_and(|l| l.contains(&nic.device));
+        if (pcir.vendor != nic.vendor || pcir.device != nic.device) && !listed {
             out.push(Finding::new(
                 Severity::Note,
                 "nic-ids",
                 Some(image.index),
-                Some(image.offset + image.pcir.offset + 4),
+                Some(image.offset + pcir.offset + 4),
                 "PCIR.VendorId/DeviceId",
                 format!(
                     "EFI image is {}:{}, the {} is {id}; EDK2 does not compare IDs, other UEFI firmware may",
-                    hex16(image.pcir.vendor),
-                    hex16(image.pcir.device),
+                    hex16(pcir.vendor),
+                    hex16(pcir.device),
                     nic.model
                 ),
             ));

@@ -93,9 +93,20 @@ pub fn detect(image: &[u8], pcir_at: usize) -> Convention {
             (true, None) => Convention::Other,
             (false, _) => Convention::None,
         },
-        _ if has_ipxe_markers(image) => Convention::IpxeByte6,
-        _ if zero => Convention::LastByte,
-        _ => Convention::None,
+        _ => detect_legacy(image),
+    }
+}
+
+/// Which convention keeps a legacy (non-EFI) image at zero; for images
+/// without a PCIR (ISA-style ROMs) too.
+pub fn detect_legacy(image: &[u8]) -> Convention {
+    let span = span(image, CodeType::PcAt).min(image.len());
+    if has_ipxe_markers(image) {
+        Convention::IpxeByte6
+    } else if byte_sum(&image[..span]) == 0 {
+        Convention::LastByte
+    } else {
+        Convention::None
     }
 }
 

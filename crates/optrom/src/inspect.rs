@@ -73,8 +73,10 @@ pub struct ImageInfo {
     pub code_type: CodeType,
     /// Whether the PCIR marks this as the last image.
     pub last: bool,
-    /// The PCI data structure.
-    pub pcir: PcirInfo,
+    /// The PCI data structure; `None` for an ISA-style ROM (PCIR pointer 0),
+    /// which firmware loads from fw_cfg or a fixed address, never from a PCI
+    /// ROM BAR.
+    pub pcir: Option<PcirInfo>,
     /// Legacy (code type 0) header details.
     pub legacy: Option<LegacyInfo>,
     /// EFI (code type 3) header details.
@@ -257,10 +259,15 @@ pub fn inspect(data: &[u8]) -> Result<RomInfo, NotARom> {
     }
     let walk = chain::walk(data);
     let mut problems = Vec::new();
-    if let Some(e) = &walk.error {
-        problems.push(Finding::from_format(e, Some(walk.images.len())));
-    }
-    let images: Vec<ImageInfo> = walk.images.iter().map(|image| image_info(image, &mut problems)).collect();
+    let images: Vec<ImageInfo> = match walk.isa {
+        Some(bytes) => vec![isa_image_info(bytes, &mut problems)],
+        None => {
+            if let Some(e) = &walk.error {
+                problems.push(Finding::from_format(e, Some(walk.images.len())));
+            }
+            walk.images.iter().map(|image| image_info(image, &mut problems)).collect()
+        }
+    };
     let file_size = data.len() as u64;
     let content_size = walk.end as u64;
     let tail = &data[walk.end..];
@@ -333,7 +340,7 @@ fn image_info(image: &ImageRef<'_>, problems: &mut Vec<Finding>) -> ImageInfo {
 
     let (legacy, efi) = match code_type {
         CodeType::Efi => (None, Some(efi_info(image, problems))),
-        _ => (Some(legacy_info(image, problems)), None),
+        _ => (Some(legacy_info(At::of(image), problems)), None),
     };
 
     let checksum = checksum_info(image, problems);
@@ -343,7 +350,7 @@ fn image_info(image: &ImageRef<'_>, problems: &mut Vec<Finding>) -> ImageInfo {
         length: bytes.len() as u64,
         code_type,
         last: view.is_last(),
-        pcir,
+        pcir: Some(pcir),
         legacy,
         efi,
         checksum,
@@ -376,7 +383,56 @@ fn checksum_info(image: &ImageRef<'_>, problems: &mut Vec<Finding>) -> ChecksumI
     }
 }
 
-fn legacy_info(image: &ImageRef<'_>, problems: &mut Vec<Finding>) -> LegacyInfo {
+/// The one image of an ISA-style ROM: a legacy header without a PCIR.
+fn isa_image_info(bytes: &[u8], problems: &mut Vec<Finding>) -> ImageInfo {
+    let image = At { index: 0, offset: 0, bytes };
+    let span = checksum::span(bytes, CodeType::PcAt);
+    let sum = byte_sum(&bytes[..span.min(bytes.len())]);
+    if span > bytes.len() {
+        problems.push(Finding::new(
+            Severity::Error,
+            "seabios-size",
+            Some(0),
+            Some(2),
+            "Size512",
+            format!("initialization size {span:#x} runs past the end of the file ({:#x})", bytes.len()),
+        ));
+    }
+    ImageInfo {
+        index: 0,
+        offset: 0,
+        length: bytes.len() as u64,
+        code_type: CodeType::PcAt,
+        last: true,
+        pcir: None,
+        legacy: Some(legacy_info(image, problems)),
+        efi: None,
+        checksum: ChecksumInfo {
+            span: span as u64,
+            sum,
+            image_sum: byte_sum(bytes),
+            convention: checksum::detect_legacy(bytes),
+            valid: sum == 0,
+        },
+    }
+}
+
+/// Where an image sits: what the legacy-header helpers need, for PCI images
+/// and ISA-style ones alike.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    index: usize,
+    offset: usize,
+    bytes: &'a [u8],
+}
+
+impl<'a> At<'a> {
+    fn of(image: &ImageRef<'a>) -> At<'a> {
+        At { index: image.index, offset: image.offset, bytes: image.bytes }
+    }
+}
+
+fn legacy_info(image: At<'_>, problems: &mut Vec<Finding>) -> LegacyInfo {
     let bytes = image.bytes;
     let header = LegacyHeader::new_unchecked(bytes);
     let entry = header.entry();
@@ -390,7 +446,7 @@ fn legacy_info(image: &ImageRef<'_>, problems: &mut Vec<Finding>) -> LegacyInfo 
     }
 }
 
-fn pnp_chain(image: &ImageRef<'_>, first: u16, problems: &mut Vec<Finding>) -> Vec<PnpInfo> {
+fn pnp_chain(image: At<'_>, first: u16, problems: &mut Vec<Finding>) -> Vec<PnpInfo> {
     let bytes = image.bytes;
     let mut out = Vec::new();
     let mut at = usize::from(first);

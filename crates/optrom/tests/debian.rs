@@ -28,7 +28,7 @@ fn efi_e1000_exact() {
 
     let legacy = &info.images[0];
     assert_eq!((legacy.offset, legacy.length, legacy.code_type, legacy.last), (0, 75264, CodeType::PcAt, false));
-    let p = &legacy.pcir;
+    let p = legacy.pcir.as_ref().unwrap();
     assert_eq!((p.offset, p.vendor, p.device, p.revision, p.length), (0x1C, 0x8086, 0x100E, 3, 0x1C));
     assert_eq!((p.class_code, p.image_length, p.code_revision, p.indicator), (0x020000, 147, 1, 0));
     assert_eq!(p.device_list.as_deref(), Some(&[0x100E][..]));
@@ -51,7 +51,7 @@ fn efi_e1000_exact() {
         (efi_image.offset, efi_image.length, efi_image.code_type, efi_image.last),
         (0x12600, 174592, CodeType::Efi, true)
     );
-    let p = &efi_image.pcir;
+    let p = efi_image.pcir.as_ref().unwrap();
     assert_eq!((p.vendor, p.device, p.revision, p.length, p.class_code), (0x8086, 0x100E, 0, 0x18, 0x020000));
     assert_eq!((p.image_length, p.indicator, p.device_list.as_ref(), p.max_runtime_length), (341, 0x80, None, None));
     let e = efi_image.efi.as_ref().unwrap();
@@ -73,10 +73,13 @@ fn efi_virtio_exact() {
     let info = inspect(&data).unwrap();
     assert_eq!((info.file_size, info.bar_size, info.headroom), (249344, 262144, 12800));
     let [legacy, efi] = &info.images[..] else { panic!("two images expected") };
-    assert_eq!((legacy.length, legacy.pcir.vendor, legacy.pcir.device), (75776, 0x1AF4, 0x1041));
-    assert_eq!(legacy.pcir.device_list.as_deref(), Some(&[0x1041][..]));
+    assert_eq!(
+        (legacy.length, legacy.pcir.as_ref().unwrap().vendor, legacy.pcir.as_ref().unwrap().device),
+        (75776, 0x1AF4, 0x1041)
+    );
+    assert_eq!(legacy.pcir.as_ref().unwrap().device_list.as_deref(), Some(&[0x1041][..]));
     assert_eq!((legacy.legacy.as_ref().unwrap().size512, legacy.checksum.valid), (148, true));
-    assert_eq!((efi.offset, efi.length, efi.pcir.image_length), (0x12800, 173568, 339));
+    assert_eq!((efi.offset, efi.length, efi.pcir.as_ref().unwrap().image_length), (0x12800, 173568, 339));
     let e = efi.efi.as_ref().unwrap();
     assert_eq!(
         (e.machine, e.compression, e.image_offset, e.pe_size),
@@ -93,10 +96,13 @@ fn pxe_virtio_exact() {
     assert_eq!(info.images.len(), 1);
     let image = &info.images[0];
     assert_eq!(
-        (image.code_type, image.last, image.pcir.vendor, image.pcir.device),
+        (image.code_type, image.last, image.pcir.as_ref().unwrap().vendor, image.pcir.as_ref().unwrap().device),
         (CodeType::PcAt, true, 0x1AF4, 0x1041)
     );
-    assert_eq!((image.pcir.image_length, image.pcir.indicator, image.checksum.valid), (148, 0x80, true));
+    assert_eq!(
+        (image.pcir.as_ref().unwrap().image_length, image.pcir.as_ref().unwrap().indicator, image.checksum.valid),
+        (148, 0x80, true)
+    );
     assert_eq!(image.legacy.as_ref().unwrap().ipxe.as_ref().unwrap().build_id, "0x782e13de");
 }
 
