@@ -13,6 +13,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(image.end() <= data.len());
         let _ = optrom::checksum::detect(image.bytes, image.pcir_offset);
     }
+    if let Some(isa) = walked.isa {
+        assert!(walked.images.is_empty() && isa.len() >= 0x1C && walked.end == isa.len());
+    }
     if let Ok(info) = optrom::inspect(data) {
         // The uncompressed-driver rule compresses the payload: only for small
         // inputs, so the large seed ROMs keep the parser's run rate.
