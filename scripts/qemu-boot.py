@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Boot proof for a PCI option ROM: boot an x86_64 QEMU guest (TCG, no disk) with a NIC that
-carries ROM, read the serial console, and succeed once the expected markers have appeared.
+"""Boot proof for a PCI option ROM: boot a QEMU guest (x86_64 or aarch64, TCG, no disk) with a
+NIC that carries ROM, read the serial console, and succeed once the expected markers have appeared.
 
-    qemu-boot.py --firmware seabios|ovmf --nic MODEL --rom FILE [--timeout S] [--expect REGEX]...
+    qemu-boot.py --firmware seabios|ovmf|aavmf --nic MODEL --rom FILE [--timeout S] [--expect REGEX]...
 
 Default markers (used when no --expect is given):
   seabios  'iPXE \\(https?://ipxe\\.org\\) 00:'   iPXE's *legacy* ROM init banner, printed from the
@@ -16,7 +16,18 @@ Default markers (used when no --expect is given):
            'Features:.*\\bEFI\\b'                  ...and it is an EFI build (the legacy build's
                                                  feature list has no "EFI");
            NET0 (below)                          the ROM's EFI driver drives the NIC.
+  aavmf    ROM_DRIVER (below), after typing `drivers` at the UEFI shell: aarch64 `virt` guest
+                                                 under Debian's AAVMF. Debian ships no arm64 iPXE, so
+                                                 the proof is that PciBusDxe loaded and started an EFI
+                                                 image of the ROM: the shell lists a driver whose image
+                                                 path is the image's place in the ROM. Fails when the
+                                                 command's output ends (a new prompt) without it.
   NET0 = 'net0: [0-9a-f:]{17} using \\S+ on '    e.g. "net0: 52:54:00:12:34:56 using 82540em on 0000:00:02.0"
+  ROM_DRIVER = 'Offset\\(0x[0-9A-F]+,0x[0-9A-F]+\\)'  a `drivers` line whose IMAGE NAME is an option-ROM
+                                                 image: Offset(first byte, last byte) within the ROM.
+
+--shell-command CMD types CMD at the first UEFI shell prompt (ovmf, aavmf); the run then fails
+as soon as the next prompt appears with markers missing.
 
 A marker counts when its regex matches the console text seen so far (ANSI escapes and control
 characters removed), either as printed or with line breaks removed (SeaBIOS's sercon wraps at
@@ -45,16 +56,22 @@ import tempfile
 import time
 
 NET0 = r"net0: [0-9a-f:]{17} using \S+ on "
+ROM_DRIVER = r"Offset\(0x[0-9A-F]+,0x[0-9A-F]+\)"
 DEFAULT_MARKERS = {
     "seabios": [r"iPXE \(https?://ipxe\.org\) 00:", NET0],
     "ovmf": [r"Open Source Network Boot Firmware", r"Features:[^\n]*\bEFI\b", NET0],
+    "aavmf": [ROM_DRIVER],
 }
+DEFAULT_SHELL_COMMAND = {"aavmf": "drivers"}
+SHELL_PROMPT = "Shell> "
 # Console text that means the markers can no longer appear: stop early with status 1.
 DEFAULT_FAIL_ON = {
     "seabios": [r"No bootable device"],  # SeaBIOS tried every boot entry (QEMU also exits: -no-reboot)
     "ovmf": [r'BdsDxe: loading Boot[0-9A-F]{4} "EFI Internal Shell"'],  # OVMF fell through to the shell
+    "aavmf": [],  # the shell command's end decides
 }
-DEFAULT_TIMEOUT = {"seabios": 60.0, "ovmf": 120.0}
+DEFAULT_TIMEOUT = {"seabios": 60.0, "ovmf": 120.0, "aavmf": 120.0}
+AAVMF_PAIRS = [("/usr/share/AAVMF/AAVMF_CODE.fd", "/usr/share/AAVMF/AAVMF_VARS.fd")]
 OVMF_PAIRS = [
     ("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"),
     ("/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/OVMF/OVMF_VARS.fd"),
@@ -168,9 +185,24 @@ def build_command(args, qemu, work):
     if args.bootfile:
         netdev += ",bootfile=" + args.bootfile
     device = f"{args.nic},netdev=n0,romfile={rom}"
-    cmd = [qemu, "-accel", "tcg", "-display", "none", "-vga", "none", "-serial", "stdio",
+    cmd = [qemu, "-accel", "tcg", "-display", "none", "-serial", "stdio",
            "-monitor", "none", "-no-reboot", "-nic", "none", "-netdev", netdev, "-device", device]
-    if args.firmware == "seabios":
+    if args.firmware != "aavmf":
+        cmd[1:1] = ["-vga", "none"]
+    if args.firmware == "aavmf":
+        code, vars_src = args.ovmf_code, args.ovmf_vars
+        if not code:
+            code, vars_src = AAVMF_PAIRS[0]
+        if not os.path.exists(code) or not os.path.exists(vars_src):
+            raise SystemExit("qemu-boot: AAVMF firmware not found (install qemu-efi-aarch64, or scripts/install-qemu.sh)")
+        vars_copy = os.path.join(work, "AAVMF_VARS.fd")
+        shutil.copyfile(vars_src, vars_copy)
+        # No boot-menu timeout: the shell comes 5 s sooner.
+        cmd[1:1] = ["-machine", "virt", "-cpu", "cortex-a57", "-m", "512"]
+        cmd += ["-boot", "menu=on,splash-time=0",
+                "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
+                "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}"]
+    elif args.firmware == "seabios":
         sercon = os.path.join(work, "sercon-port.bin")
         with open(sercon, "wb") as f:
             f.write(b"\xf8\x03")  # COM1 0x3f8: SeaBIOS mirrors int10h text output to serial
@@ -240,7 +272,13 @@ def run(args):
     except re.error as e:
         print(f"qemu-boot: bad --expect regex: {e}", file=sys.stderr)
         return 2
-    fail_on = [] if args.no_fail_on else (args.fail_on or DEFAULT_FAIL_ON[args.firmware])
+    shell_command = args.shell_command or DEFAULT_SHELL_COMMAND.get(args.firmware)
+    if shell_command and args.firmware == "seabios":
+        print("qemu-boot: --shell-command needs UEFI firmware (ovmf, aavmf)", file=sys.stderr)
+        return 2
+    # Typing at the shell means reaching it is no failure: only the explicit --fail-on apply.
+    default_fail = [] if shell_command else DEFAULT_FAIL_ON[args.firmware]
+    fail_on = [] if args.no_fail_on else (args.fail_on or default_fail)
     try:
         fail_patterns = [(m, re.compile(m, re.MULTILINE)) for m in fail_on]
     except re.error as e:
@@ -262,11 +300,14 @@ def run(args):
             print(f"qemu-boot: expect /{m}/")
         for m in fail_on:
             print(f"qemu-boot: fail on /{m}/")
+        if shell_command:
+            print(f"qemu-boot: type {shell_command!r} at the first {SHELL_PROMPT.strip()} prompt")
         sys.stdout.flush()
         errpath = os.path.join(work, "qemu.stderr")
         errfile = open(errpath, "wb")
         t0 = time.monotonic()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errfile,
+        stdin = subprocess.PIPE if shell_command else subprocess.DEVNULL
+        proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=errfile,
                                 cwd=work, start_new_session=True, preexec_fn=set_pdeathsig)
         errfile.close()
         console = Console(t0)
@@ -276,6 +317,8 @@ def run(args):
         sel.register(proc.stdout, selectors.EVENT_READ)
         eof = False
         reason = None
+        prompts_at_command = None  # prompts seen when the command was typed
+        skipped_startup = False
         while True:
             elapsed = time.monotonic() - t0
             if elapsed >= timeout:
@@ -293,6 +336,27 @@ def run(args):
                     print(f"qemu-boot: marker /{m}/ seen at {now:.2f} s")
                     sys.stdout.flush()
             if len(seen) == len(patterns):
+                break
+            prompts = text.count(SHELL_PROMPT.strip())
+            if shell_command and not skipped_startup and "Press ESC in" in text:
+                # The shell's startup.nsh countdown: ESC skips its 5 s.
+                skipped_startup = True
+                try:
+                    proc.stdin.write(b"\x1b")
+                    proc.stdin.flush()
+                except OSError:
+                    pass
+            if shell_command and prompts_at_command is None and prompts > 0:
+                prompts_at_command = prompts
+                print(f"qemu-boot: shell prompt at {now:.2f} s; typing {shell_command!r}")
+                sys.stdout.flush()
+                try:
+                    proc.stdin.write(shell_command.encode() + b"\r")
+                    proc.stdin.flush()
+                except OSError:
+                    pass
+            elif prompts_at_command is not None and prompts > prompts_at_command:
+                reason = f"{shell_command!r} finished (next prompt at {now:.2f} s) without the markers"
                 break
             failed = [m for m, rx in fail_patterns if rx.search(text) or rx.search(joined)]
             if failed:
@@ -348,21 +412,24 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--firmware", required=True, choices=["seabios", "ovmf"])
+    p.add_argument("--firmware", required=True, choices=["seabios", "ovmf", "aavmf"],
+                   help="seabios/ovmf: qemu-system-x86_64; aavmf: qemu-system-aarch64 virt")
     p.add_argument("--nic", required=True, metavar="MODEL[,PROP=VAL...]",
                    help="QEMU NIC device model, optionally with properties, e.g. e1000, "
                         "virtio-net-pci,disable-legacy=on (needed under SeaBIOS for Debian's "
                         "efi-virtio.rom, whose legacy image says 1af4:1041)")
     p.add_argument("--rom", required=True, help="option ROM file to attach (romfile=)")
-    p.add_argument("--timeout", type=float, help="seconds (default: seabios 60, ovmf 120)")
+    p.add_argument("--timeout", type=float, help="seconds (default: seabios 60, ovmf 120, aavmf 120)")
     p.add_argument("--expect", action="append", default=[], metavar="REGEX",
                    help="marker regex; repeatable; all must be seen (replaces the defaults)")
     p.add_argument("--fail-on", action="append", default=[], metavar="REGEX",
                    help="stop with status 1 as soon as this regex is seen; repeatable (replaces the "
                         "defaults: seabios 'No bootable device', ovmf 'loading ... EFI Internal Shell')")
     p.add_argument("--no-fail-on", action="store_true", help="no fail markers: wait for the timeout")
-    p.add_argument("--qemu", default="qemu-system-x86_64", help="QEMU binary")
-    p.add_argument("--ovmf-code", help="OVMF code image (default: Debian's OVMF_CODE_4M.fd)")
+    p.add_argument("--qemu", help="QEMU binary (default: qemu-system-x86_64; aavmf: qemu-system-aarch64)")
+    p.add_argument("--shell-command", metavar="CMD",
+                   help="type CMD at the first UEFI shell prompt (default for aavmf: drivers)")
+    p.add_argument("--ovmf-code", help="OVMF/AAVMF code image (default: Debian's OVMF_CODE_4M.fd; AAVMF_CODE.fd)")
     p.add_argument("--ovmf-vars", help="OVMF vars template, copied per run (default: OVMF_VARS_4M.fd)")
     p.add_argument("--tftp", metavar="DIR", help="serve DIR over slirp TFTP (10.0.2.2)")
     p.add_argument("--bootfile", help="DHCP boot file name offered by slirp")
@@ -371,6 +438,8 @@ def main():
     args = p.parse_args()
     if bool(args.ovmf_code) != bool(args.ovmf_vars):
         p.error("--ovmf-code and --ovmf-vars go together")
+    if args.qemu is None:
+        args.qemu = "qemu-system-aarch64" if args.firmware == "aavmf" else "qemu-system-x86_64"
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, on_signal)
     try:

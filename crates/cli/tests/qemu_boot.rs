@@ -1,11 +1,15 @@
-//! Boot proofs: Debian's iPXE ROM really runs in QEMU firmware (SeaBIOS and OVMF, TCG), and
-//! broken or wrong ROMs do not. Runs `scripts/qemu-boot.py` (see its --help for the markers).
+//! Boot proofs: Debian's iPXE ROM really runs in QEMU firmware (SeaBIOS and OVMF, TCG), ROMs
+//! built by optrom run there too, an AArch64 EFI image built by optrom is loaded by AAVMF on an
+//! aarch64 guest, and broken or wrong ROMs do not run. Runs `scripts/qemu-boot.py` (see its
+//! --help for the markers).
 //!
-//! Needs qemu-system-x86_64, OVMF, SeaBIOS and ipxe-qemu: `scripts/install-qemu.sh` (as root).
-//! Without them these tests FAIL, unless OPTROM_SKIP_QEMU=1 is set.
+//! Needs qemu-system-x86_64, qemu-system-aarch64, OVMF, AAVMF (qemu-efi-aarch64), SeaBIOS and
+//! ipxe-qemu: `scripts/install-qemu.sh` (as root). Without them these tests FAIL, unless
+//! OPTROM_SKIP_QEMU=1 is set.
 //!
 //! QEMU runs are serialized (one TCG guest at a time; the CI machines have 2 vCPUs). Times on
-//! such a machine, QEMU 10.0.2: SeaBIOS about 2.5 s to the markers, OVMF about 7.5 s.
+//! such a machine, QEMU 10.0.2: SeaBIOS about 2.5 s to the markers, OVMF about 7.5 s, AAVMF
+//! about 4.5 s to the shell's `drivers` list.
 //!
 //! Later tests can copy `boot`/`boot_with` (and `QEMU_LOCK`, `qemu_present`) as they are.
 
@@ -45,6 +49,28 @@ pub fn qemu_present() -> bool {
         if qemu_ok { "OVMF or Debian's ipxe-qemu ROMs are missing" } else { "qemu-system-x86_64 is not installed" };
     if std::env::var("OPTROM_SKIP_QEMU").as_deref() == Ok("1") {
         eprintln!("skipping QEMU boot test: {what} (OPTROM_SKIP_QEMU=1)");
+        return false;
+    }
+    panic!("{what}: run `sudo bash scripts/install-qemu.sh` (or set OPTROM_SKIP_QEMU=1 to skip QEMU boot tests)");
+}
+
+/// Debian's AAVMF image with its DXE drivers (one of them is our AArch64 driver).
+const QEMU_EFI_AARCH64: &str = "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd";
+
+/// As [`qemu_present`], for the aarch64 guest: qemu-system-aarch64 and AAVMF.
+pub fn aavmf_present() -> bool {
+    if !qemu_present() {
+        return false;
+    }
+    let qemu_ok =
+        Command::new("qemu-system-aarch64").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    let firmware_ok = Path::new("/usr/share/AAVMF/AAVMF_CODE.fd").is_file() && Path::new(QEMU_EFI_AARCH64).is_file();
+    if qemu_ok && firmware_ok {
+        return true;
+    }
+    let what = if qemu_ok { "AAVMF (qemu-efi-aarch64) is missing" } else { "qemu-system-aarch64 is not installed" };
+    if std::env::var("OPTROM_SKIP_QEMU").as_deref() == Ok("1") {
+        eprintln!("skipping AAVMF boot test: {what} (OPTROM_SKIP_QEMU=1)");
         return false;
     }
     panic!("{what}: run `sudo bash scripts/install-qemu.sh` (or set OPTROM_SKIP_QEMU=1 to skip QEMU boot tests)");
@@ -231,12 +257,13 @@ fn rebuilt_e1000_rom_boots_under_ovmf_from_the_compressed_driver() {
 }
 
 /// Debian's "Opt1": one e1000 ROM with every architecture's EFI driver (legacy,
-/// x64, then aa64/riscv64/loongarch64 — Debian's x64 driver relabelled, as Debian
-/// ships no such iPXE builds), packed by `optrom pack` into a 512 KiB bucket. OVMF
-/// must skip the foreign images and run the x64 one; SeaBIOS the legacy one.
+/// x64, a real AArch64 driver from AAVMF, then riscv64/loongarch64 — Debian's x64
+/// driver relabelled, as Debian ships no such builds), packed by `optrom pack`
+/// into a 512 KiB bucket. SeaBIOS must run the legacy image, OVMF skip the foreign
+/// images and run the x64 one, and AAVMF on an aarch64 guest start the AA64 one.
 #[test]
-fn packed_multiarch_rom_boots_under_seabios_and_ovmf() {
-    if !qemu_present() {
+fn packed_multiarch_rom_boots_under_seabios_ovmf_and_aavmf() {
+    if !aavmf_present() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -247,7 +274,9 @@ fn packed_multiarch_rom_boots_under_seabios_and_ovmf() {
     let mut manifest = format!(
         "[set]\nlayout = \"combined\"\nbucket = \"512K\"\npad = \"bucket\"\nlevel = \"fast\"\n\n[[nic]]\nmodel = \"e1000\"\nlegacy = \"{E1000_LEGACY_ONLY_ROM}\"\nefi.x64 = \"parts/01-efi-x64-8086-100e.efi\"\n"
     );
-    for (arch, machine) in [("aa64", 0xAA64u16), ("riscv64", 0x5064), ("loongarch64", 0x6264)] {
+    let aa64 = aa64_driver(dir.path());
+    manifest += &format!("efi.aa64 = \"{}\"\n", aa64.display());
+    for (arch, machine) in [("riscv64", 0x5064u16), ("loongarch64", 0x6264)] {
         let mut pe = x64.clone();
         pe[nt + 4..nt + 6].copy_from_slice(&machine.to_le_bytes());
         std::fs::write(dir.path().join(format!("{arch}.efi")), pe).unwrap();
@@ -264,6 +293,12 @@ fn packed_multiarch_rom_boots_under_seabios_and_ovmf() {
     assert!(console(&report).contains("using 82540em on 0000:00:02.0"), "{report}");
     let report = boot("ovmf", "e1000", &rom).unwrap_or_else(|e| panic!("{e}"));
     assert_efi_ipxe_drives_q35_e1000(&report);
+    // The aarch64 guest skips the legacy, x64, riscv64 and loongarch64 images
+    // and starts the AA64 one, from its place in the middle of the ROM.
+    let marker = rom_driver_marker(&rom, "AA64");
+    assert!(!marker.starts_with(r"Offset\(0x0,"), "{marker}");
+    let run = boot_with("aavmf", "e1000", &rom, &["--expect", &marker]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
 }
 
 /// The whole Debian set, rebuilt NIC by NIC with optrom alone — `split`, `set-ids`
@@ -309,4 +344,55 @@ fn every_debian_nic_rebuilt_boots_under_seabios_and_ovmf() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// A real AArch64 EFI boot-service driver: VirtioNetDxe out of Debian's AAVMF
+/// image (Debian ships no arm64 iPXE).
+fn aa64_driver(dir: &Path) -> PathBuf {
+    let driver = dir.join("VirtioNetDxe-aa64.efi");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/extract-efi-driver.py");
+    let o =
+        Command::new("python3").arg(script).arg(QEMU_EFI_AARCH64).arg("VirtioNetDxe").arg(&driver).output().unwrap();
+    assert!(o.status.success(), "extract-efi-driver.py: {}", String::from_utf8_lossy(&o.stderr));
+    driver
+}
+
+/// The marker AAVMF's shell prints for the ROM's `machine` EFI image once
+/// PciBusDxe has loaded and started it: a `drivers` line whose image name is
+/// `Offset(first byte, last byte)` of that image within the ROM.
+fn rom_driver_marker(rom: &Path, machine: &str) -> String {
+    let info: serde_json::Value = serde_json::from_str(&optrom(&["info", "--json", rom.to_str().unwrap()])).unwrap();
+    let images = info["files"][0]["images"].as_array().unwrap();
+    let image = images
+        .iter()
+        .find(|i| i["efi"]["machine"]["name"] == machine)
+        .unwrap_or_else(|| panic!("no {machine} image in {}", rom.display()));
+    let (offset, length) = (image["offset"].as_u64().unwrap(), image["length"].as_u64().unwrap());
+    format!(r"Offset\(0x{offset:X},0x{:X}\)", offset + length - 1)
+}
+
+/// An AArch64 EFI ROM built by `optrom efirom` (compressed by our codec, level
+/// best) for the guest's e1000: AAVMF's PciBusDxe decompresses and starts it.
+/// Control: Debian's x86 ROM on the same NIC gives no ROM driver at all.
+#[test]
+fn aavmf_starts_aa64_efi_image_built_by_optrom() {
+    if !aavmf_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let driver = aa64_driver(dir.path());
+    let rom = dir.path().join("aa64-e1000.rom");
+    let args = ["--vendor", "8086", "--device", "100e", "--level", "best", "-o", rom.to_str().unwrap()];
+    optrom(&[&["efirom", driver.to_str().unwrap()][..], &args].concat());
+    let info = optrom(&["info", rom.to_str().unwrap()]);
+    assert!(info.contains("AA64 boot-service-driver, compression efi"), "{info}");
+    let marker = format!("Virtio Network Driver +{}", rom_driver_marker(&rom, "AA64"));
+    let run = boot_with("aavmf", "e1000", &rom, &["--expect", &marker]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+
+    let run = boot_with("aavmf", "e1000", Path::new(E1000_ROM), &[]);
+    assert_eq!(run.code, 1, "x86 ROM under AAVMF:\n{}{}", run.stdout, run.stderr);
+    let out = console(&run.stderr);
+    // The drivers list was printed (the control is not vacuous) and holds no ROM image.
+    assert!(out.contains("PCI Bus Driver") && !out.contains("Offset("), "{}", run.stderr);
 }
