@@ -126,6 +126,7 @@ enum Command {
         output: PathBuf,
     },
     /// Build a whole ROM set from a TOML manifest (docs/manifest.md), with a size report.
+    /// Exit 0 built, 1 over budget or (strict) check errors, 2 bad manifest or unreadable input.
     Pack {
         /// The manifest.
         manifest: PathBuf,

@@ -49,7 +49,7 @@ pub fn pack(manifest_path: &Path, out: &Path, report_html: Option<&Path>, json: 
             for line in e.to_string().lines() {
                 eprintln!("optrom: {}: {line}", manifest_path.display());
             }
-            return EXIT_FINDINGS;
+            return if e.is_bad_input() { EXIT_UNUSABLE } else { EXIT_FINDINGS };
         }
     };
     if let Err(e) = pack::write_set(&report, out) {

@@ -429,3 +429,37 @@ sys.stdout.buffer.write(efi_compressor.EfiDecompress(d[off:off + size], size))
     let r = optrom(&["resolve", "--target", "aarch64", "--nic", "virtio-net-pci", "-L", s(&out.join("aarch64"))]);
     assert!(r.status.success(), "{}", show(&r));
 }
+
+/// A broken manifest: exit 2, one line naming the manifest and where, nothing written.
+#[test]
+fn bad_manifests_name_the_place_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, text, expected) in [
+        ("syntax.toml", "[set]\nlayout = \"combined\"\nbucket = \n", "syntax.toml: line 3, column 10: invalid string"),
+        (
+            "field.toml",
+            "[set]\nlayout = \"combined\"\n\n[[nic]]\nmodel = \"e1000\"\nlegcy = \"x.rom\"\n",
+            "field.toml: line 6, column 1: unknown field `legcy`",
+        ),
+        (
+            "bucket.toml",
+            "[set]\nlayout = \"combined\"\nbucket = \"300K\"\n\n[[nic]]\nmodel = \"e1000\"\nlegacy = \"x.rom\"\n",
+            "bucket.toml: [set] bucket: 307200 is not a power of two",
+        ),
+        (
+            "missing.toml",
+            "[set]\nlayout = \"combined\"\n\n[[nic]]\nmodel = \"e1000\"\nlegacy = \"no-such.rom\"\n",
+            "missing.toml: ./no-such.rom: No such file",
+        ),
+    ] {
+        let manifest = tmp.path().join(name);
+        std::fs::write(&manifest, text).unwrap();
+        let out = tmp.path().join(format!("out-{name}"));
+        let o = optrom_in(tmp.path(), &["pack", name, "-o", s(&out)]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", show(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(err.contains(expected), "{name}: {err}");
+        assert!(!out.exists(), "{name}: output written");
+    }
+}

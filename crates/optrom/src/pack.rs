@@ -334,8 +334,29 @@ pub enum Progress {
 }
 
 /// Parse a manifest's text.
+///
+/// A syntax or schema error is one line: `line L, column C: what`.
 pub fn parse_manifest(text: &str) -> Result<Manifest, PackError> {
-    toml::from_str(text).map_err(|e| PackError::Manifest(e.to_string().trim_end().replace('\n', " ")))
+    toml::from_str(text).map_err(|e| {
+        let message = e.message().trim_end().replace('\n', " ");
+        PackError::Manifest(match e.span() {
+            Some(span) => {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!("line {line}, column {column}: {message}")
+            }
+            None => message,
+        })
+    })
+}
+
+impl PackError {
+    /// Whether the manifest or an input it names is unusable (as opposed to a
+    /// set that was built but misses its budget or fails `check`).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, PackError::Manifest(_) | PackError::Input { .. })
+    }
 }
 
 struct Ids {
