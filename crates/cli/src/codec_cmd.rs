@@ -52,8 +52,14 @@ pub fn decompress(input: &Path, output: &Path, format: Format, limit: u64) -> u8
             EXIT_OK
         }
         Err(e) => {
+            // A whole option ROM is a common mistake: say where its stream is.
+            let hint = if data.starts_with(&[0x55, 0xAA]) {
+                " (this is an option ROM, not a stream: `optrom split` writes each EFI image's driver, decompressed)"
+            } else {
+                ""
+            };
             eprintln!(
-                "optrom: {}: offset {:#x} (bit {}), field {format} stream: {}",
+                "optrom: {}: offset {:#x} (bit {}), field {format} stream: {}{hint}",
                 input.display(),
                 e.bit_offset / 8,
                 e.bit_offset,

@@ -105,15 +105,15 @@ pub struct MigrateArgs<'a> {
 }
 
 pub fn migrate_check(a: MigrateArgs<'_>) -> u8 {
+    for p in [a.old, a.new] {
+        if !p.exists() {
+            eprintln!("optrom: {}: No such file or directory", p.display());
+            return EXIT_UNUSABLE;
+        }
+    }
     let rows = match (a.old.is_dir(), a.new.is_dir()) {
         (true, true) => migrate::compare_dirs(a.old, a.new, a.sizes, a.pci_addr),
         (false, false) => {
-            for p in [a.old, a.new] {
-                if !p.exists() {
-                    eprintln!("optrom: {}: No such file or directory", p.display());
-                    return EXIT_UNUSABLE;
-                }
-            }
             let name = a.new.file_name().and_then(|n| n.to_str()).unwrap_or("rom");
             let model = match a.nic {
                 Some(n) => match optrom::nic::find(n) {
@@ -128,7 +128,13 @@ pub fn migrate_check(a: MigrateArgs<'_>) -> u8 {
             vec![migrate::compare(name, Some(a.old), Some(a.new), model, a.sizes, a.pci_addr)]
         }
         _ => {
-            eprintln!("optrom: give two ROM files or two ROM-set directories");
+            eprintln!(
+                "optrom: {} is a {} and {} a {}: give two ROM files or two ROM-set directories",
+                a.old.display(),
+                if a.old.is_dir() { "directory" } else { "file" },
+                a.new.display(),
+                if a.new.is_dir() { "directory" } else { "file" }
+            );
             return EXIT_UNUSABLE;
         }
     };

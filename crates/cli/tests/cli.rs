@@ -293,6 +293,15 @@ fn compress_decompress_round_trip_and_bad_stream() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cut.z: offset 0x") && stderr.contains("field efi stream: truncated"), "{stderr}");
     assert!(!target.exists(), "a failed decompress must not leave an output file");
+    assert!(!stderr.contains("option ROM"), "{stderr}");
+    // A whole ROM instead of a stream: the same line, with where the stream is.
+    if rom(E1000).is_some() {
+        let out = optrom(&["decompress", E1000, target.to_str().unwrap()]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("this is an option ROM, not a stream: `optrom split`"), "{stderr}");
+    }
 }
 
 #[test]

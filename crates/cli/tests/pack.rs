@@ -272,6 +272,9 @@ fn migrate_check_on_sets_and_files() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
+    let o = optrom(&["migrate-check", "/nonexistent-old", QEMU_DIR]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&o.stderr).trim(), "optrom: /nonexistent-old: No such file or directory");
     let same = optrom(&["migrate-check", QEMU_DIR, QEMU_DIR]);
     assert!(same.status.success(), "{}", show(&same));
     assert!(String::from_utf8_lossy(&same.stdout).contains("all NICs migrate"));
