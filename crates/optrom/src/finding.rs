@@ -43,6 +43,35 @@ pub struct Finding {
     pub message: String,
 }
 
+/// Every rule a finding can name; docs/check-rules.md describes each.
+pub const RULES: &[&str] = &[
+    "chain",
+    "pcir-alignment",
+    "no-pcir",
+    "trailing",
+    "seabios-multiple",
+    "seabios-size",
+    "seabios-checksum",
+    "seabios-entry",
+    "seabios-pnp",
+    "pnp-checksum",
+    "undi-checksum",
+    "ipxe-checksum",
+    "pnp",
+    "code-type",
+    "efi-offset",
+    "edk2-subsystem",
+    "edk2-compression",
+    "edk2-init-size",
+    "edk2-payload",
+    "edk2-machine",
+    "nic-romfile",
+    "nic-legacy",
+    "nic-ids",
+    "bucket",
+    "efi-uncompressed",
+];
+
 impl Finding {
     /// Build a finding.
     pub fn new(
@@ -53,6 +82,7 @@ impl Finding {
         field: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
+        debug_assert!(RULES.contains(&rule), "rule {rule:?} is not in RULES (and docs/check-rules.md)");
         Finding { severity, rule, image, offset, field: field.into(), message: message.into() }
     }
 
@@ -72,5 +102,16 @@ impl fmt::Display for Finding {
             write!(f, "offset {o:#x}, ")?;
         }
         write!(f, "field {}: {} [{}]", self.field, self.message, self.rule)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_rule_is_documented() {
+        let doc = include_str!("../../../docs/check-rules.md");
+        for rule in super::RULES {
+            assert!(doc.contains(&format!("`{rule}`")), "docs/check-rules.md does not describe `{rule}`");
+        }
     }
 }
