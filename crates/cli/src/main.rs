@@ -195,6 +195,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make each image sum to zero again, in the checksum convention it uses.
+    FixChecksum {
+        /// The ROM.
+        rom: PathBuf,
+        /// Only this image (index from `optrom info`).
+        #[arg(long)]
+        image: Option<usize>,
+        /// Which byte absorbs the difference: auto (byte 6 of iPXE legacy images,
+        /// the free header byte of EFI images), ipxe-byte6, last-byte (of the
+        /// Size512 span) or efi-header-byte.
+        #[arg(long, default_value = "auto", value_parser = ops_cmd::parse_convention)]
+        convention: ops_cmd::ConventionArg,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Pad a ROM to a size (or the next power of two) after its last image.
     Pad {
         /// The ROM.
@@ -235,6 +251,9 @@ fn main() -> ExitCode {
             ops_cmd::set_ids(&rom, vendor, &devices, image, &output)
         }
         Command::Pad { rom, to, fill, output } => ops_cmd::pad(&rom, to, fill, &output),
+        Command::FixChecksum { rom, image, convention, output } => {
+            ops_cmd::fix_checksum(&rom, image, convention.0, &output)
+        }
         Command::Pack { manifest, output, report_html, json, strict } => {
             set_cmd::pack(&manifest, &output, report_html.as_deref(), json, strict)
         }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use optrom::build::{EfiRomOptions, SubsystemChoice};
+use optrom::checksum::Convention;
 use optrom::edit::{self, ImageSelect, PadTarget, SplitManifest};
 use optrom::size::human;
 use optrom_codec::Level;
@@ -66,7 +67,10 @@ fn read(path: &Path) -> Result<Vec<u8>, u8> {
 fn write(path: &Path, bytes: &[u8]) -> u8 {
     match optrom::fsio::write_atomic(path, bytes) {
         Ok(()) => {
-            let images = optrom::edit::input_images(bytes).map(|i| i.len()).unwrap_or(0);
+            let images = match optrom_format::chain::walk(bytes).isa {
+                Some(_) => 1,
+                None => optrom::edit::input_images(bytes).map(|i| i.len()).unwrap_or(0),
+            };
             println!(
                 "wrote {}: {} bytes, {images} image{}, ROM BAR {}",
                 path.display(),
@@ -234,6 +238,47 @@ pub fn set_ids(input: &Path, vendor: u16, devices: &[u16], image: Option<usize>,
     let select = image.map_or(ImageSelect::All, ImageSelect::Index);
     match edit::set_ids(&rom, vendor, devices, select) {
         Ok(out) => write(output, &out),
+        Err(e) => fail(input, e),
+    }
+}
+
+/// `--convention`: a checksum convention, or `None` for auto.
+#[derive(Debug, Clone, Copy)]
+pub struct ConventionArg(pub Option<Convention>);
+
+pub fn parse_convention(text: &str) -> Result<ConventionArg, String> {
+    Ok(ConventionArg(match text {
+        "auto" => None,
+        "ipxe-byte6" => Some(Convention::IpxeByte6),
+        "last-byte" => Some(Convention::LastByte),
+        "efi-header-byte" => Some(Convention::EfiHeaderByte),
+        _ => return Err(format!("{text:?} is not auto, ipxe-byte6, last-byte or efi-header-byte")),
+    }))
+}
+
+pub fn fix_checksum(input: &Path, image: Option<usize>, convention: Option<Convention>, output: &Path) -> u8 {
+    let rom = match read(input) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let select = image.map_or(ImageSelect::All, ImageSelect::Index);
+    match edit::fix_checksums(&rom, select, convention) {
+        Ok((out, fixes)) => {
+            for f in &fixes {
+                match (f.byte, f.values) {
+                    (Some(at), Some((old, new))) => println!(
+                        "image {}: summed to {:#04x}; byte {at:#x} ({}) {old:#04x} -> {new:#04x}",
+                        f.image, f.sum_before, f.convention
+                    ),
+                    _ if f.convention == Convention::None => println!(
+                        "image {}: EFI image with no free header byte, keeps no checksum (EDK2 checks none)",
+                        f.image
+                    ),
+                    _ => println!("image {}: already sums to 0 ({}), unchanged", f.image, f.convention),
+                }
+            }
+            write(output, &out)
+        }
         Err(e) => fail(input, e),
     }
 }

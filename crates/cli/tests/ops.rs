@@ -382,3 +382,61 @@ fn pad_to_sizes_and_report_overflow() {
     assert!(err.contains("content is 249344 bytes, 118272 bytes over the 128 KiB target"), "{err}");
     assert_eq!(std::fs::read(&out).unwrap(), before, "a failed pad must leave the output untouched");
 }
+
+/// `fix-checksum` on Debian's e1000 ROM with one byte flipped in each image:
+/// byte 6 of the iPXE legacy image and the free EFI header byte (0x34 into the
+/// EFI image) absorb the difference, and nothing else changes. A VGA BIOS that
+/// is not iPXE's needs the convention named; an intact ROM stays as it is.
+#[test]
+fn fix_checksum_in_each_images_convention() {
+    if !have_debian() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let original = std::fs::read(format!("{QEMU_DIR}/efi-e1000.rom")).unwrap();
+    let mut broken = original.clone();
+    broken[0x1000] ^= 0x01; // legacy image (0..0x12600)
+    broken[0x20000] ^= 0x10; // EFI image (from 0x12600)
+    let bad = tmp.path().join("bad.rom");
+    std::fs::write(&bad, &broken).unwrap();
+    let check = optrom(&["check", s(&bad)]);
+    assert_eq!(check.status.code(), Some(1));
+
+    let fixed = tmp.path().join("fixed.rom");
+    let out = ok(&["fix-checksum", s(&bad), "-o", s(&fixed)]);
+    assert!(out.contains("image 0: summed to 0xff; byte 0x6 (ipxe-byte6)"), "{out}");
+    assert!(out.contains("image 1: summed to 0x10; byte 0x12634 (efi-header-byte)"), "{out}");
+    let bytes = std::fs::read(&fixed).unwrap();
+    let changed: Vec<usize> = (0..bytes.len()).filter(|&i| bytes[i] != original[i]).collect();
+    assert_eq!(changed, [0x6, 0x1000, 0x12634, 0x20000]);
+    let check = ok(&["check", "--json", s(&fixed)]);
+    let v: serde_json::Value = serde_json::from_str(&check).unwrap();
+    assert_eq!(v["files"][0]["errors"], 0, "{check}");
+    let info = info_json(&fixed);
+    for image in info["images"].as_array().unwrap() {
+        assert_eq!(image["checksum"]["image_sum"], 0, "{image}");
+    }
+
+    // Already valid: byte for byte the same.
+    let again = tmp.path().join("again.rom");
+    let out = ok(&["fix-checksum", s(&fixed), "-o", s(&again)]);
+    assert!(out.contains("image 0: already sums to 0 (ipxe-byte6), unchanged"), "{out}");
+    assert_eq!(std::fs::read(&again).unwrap(), bytes);
+
+    // A convention the image does not have is refused; so is a guess.
+    let err = refused(&["fix-checksum", s(&bad), "--image", "1", "--convention", "ipxe-byte6", "-o", s(&again)]);
+    assert!(err.contains("field checksum: image 1 (efi) has no ipxe-byte6 byte"), "{err}");
+    let vga = "/usr/share/seabios/vgabios-stdvga.bin";
+    let mut data = std::fs::read(vga).unwrap();
+    data[0x100] ^= 0x01;
+    let bad_vga = tmp.path().join("vga.bin");
+    std::fs::write(&bad_vga, &data).unwrap();
+    let err = refused(&["fix-checksum", s(&bad_vga), "-o", s(&again)]);
+    assert!(err.contains("is not iPXE's and sums to 0xff") && err.contains("--convention last-byte"), "{err}");
+    let fixed_vga = tmp.path().join("vga-fixed.bin");
+    ok(&["fix-checksum", s(&bad_vga), "--convention", "last-byte", "-o", s(&fixed_vga)]);
+    let bytes = std::fs::read(&fixed_vga).unwrap();
+    let span = usize::from(bytes[2]) * 512;
+    assert_eq!(bytes[..span].iter().fold(0u8, |a, b| a.wrapping_add(*b)), 0);
+    assert_eq!((0..bytes.len()).filter(|&i| bytes[i] != data[i]).collect::<Vec<_>>(), [span - 1]);
+}

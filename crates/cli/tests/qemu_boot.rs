@@ -174,6 +174,33 @@ fn seabios_rejects_legacy_image_with_bad_checksum() {
     assert!(!out.contains("iPXE"), "{}", run.stderr);
 }
 
+/// A maintainer edits a message in the legacy image: SeaBIOS rejects the ROM
+/// until `optrom fix-checksum` sets byte 6 (iPXE's convention); then the
+/// edited iPXE runs and prints the edited message.
+#[test]
+fn fix_checksum_makes_an_edited_rom_boot_again() {
+    if !qemu_present() {
+        return;
+    }
+    let mut rom = std::fs::read(E1000_ROM).unwrap();
+    let at = rom.windows(12).position(|w| w == b"Press Ctrl-B").expect("iPXE's Ctrl-B prompt");
+    assert!(at < rom[2] as usize * 512, "the prompt is in the legacy image");
+    rom[at] = b'p';
+    let dir = tempfile::tempdir().unwrap();
+    let edited = dir.path().join("edited.rom");
+    std::fs::write(&edited, &rom).unwrap();
+    let run = boot_with("seabios", "e1000", &edited, &[]);
+    assert_eq!(run.code, 1, "bad checksum, yet iPXE ran:\n{}{}", run.stdout, run.stderr);
+
+    let fixed = dir.path().join("fixed.rom");
+    optrom(&["fix-checksum", edited.to_str().unwrap(), "-o", fixed.to_str().unwrap()]);
+    let repaired = std::fs::read(&fixed).unwrap();
+    assert_eq!(legacy_image_sum(&repaired), 0);
+    assert_eq!((0..rom.len()).filter(|&i| repaired[i] != rom[i]).collect::<Vec<_>>(), [6]);
+    let report = boot("seabios", "e1000", &fixed).unwrap_or_else(|e| panic!("{e}"));
+    assert!(console(&report).contains("press Ctrl-B to configure iPXE"), "{report}");
+}
+
 #[test]
 fn ovmf_does_not_boot_legacy_only_rom() {
     // Control for the OVMF markers: OVMF has no iPXE and no e1000 driver of its own, so with a

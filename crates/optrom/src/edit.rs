@@ -376,3 +376,110 @@ pub fn pad(rom: &[u8], target: PadTarget, fill: u8) -> Result<Vec<u8>, EditError
     out.resize(target as usize, fill);
     Ok(out)
 }
+
+/// What [`fix_checksums`] found and did for one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChecksumFix {
+    /// Image index.
+    pub image: usize,
+    /// The convention used.
+    pub convention: Convention,
+    /// The 8-bit sum over the span firmware checks, before.
+    pub sum_before: u8,
+    /// File offset of the byte written; `None` when the image already summed to zero.
+    pub byte: Option<u64>,
+    /// That byte's value before and after.
+    pub values: Option<(u8, u8)>,
+}
+
+/// Make every selected image sum to zero over the span firmware checks
+/// (`Size512 × 512` for legacy images, the whole image for EFI ones) by
+/// writing one byte of `convention`, or — when `None` — of the convention the
+/// image shows: byte 6 for iPXE/PXE legacy images, the free header byte of an
+/// EFI image (an EFI image without one keeps no checksum: EDK2 checks none).
+/// A legacy image that is not iPXE's and does not sum to zero has no byte that
+/// can be told safe, so it needs the convention spelled out.
+/// Images that already sum to zero are left alone. ISA-style ROMs (no PCIR)
+/// are one legacy image.
+pub fn fix_checksums(
+    rom: &[u8],
+    select: ImageSelect,
+    convention: Option<Convention>,
+) -> Result<(Vec<u8>, Vec<ChecksumFix>), EditError> {
+    let walked = chain::walk(rom);
+    // (index, offset, length, PCIR offset) of every image.
+    let spans: Vec<(usize, usize, usize, Option<usize>)> = match walked.isa {
+        Some(isa) => vec![(0, 0, isa.len(), None)],
+        None => input_images(rom)?.iter().map(|i| (i.index, i.offset, i.len(), Some(i.pcir_offset))).collect(),
+    };
+    if let ImageSelect::Index(index) = select
+        && index >= spans.len()
+    {
+        return Err(EditError::NoSuchImage { index, count: spans.len() });
+    }
+    let mut out = rom.to_vec();
+    let mut fixes = Vec::new();
+    for (index, offset, len, pcir_at) in spans {
+        if select != ImageSelect::All && select != ImageSelect::Index(index) {
+            continue;
+        }
+        let image = &mut out[offset..offset + len];
+        let code_type =
+            pcir_at.and_then(|at| Pcir::new_checked(&image[at..]).ok()).map_or(CodeType::PcAt, |p| p.code_type());
+        let span = checksum::span(image, code_type).min(len);
+        let sum_before = optrom_format::byte_sum(&image[..span]);
+        let convention = match convention {
+            Some(c) => c,
+            None => match (code_type, checksum::has_ipxe_markers(image)) {
+                // EDK2 checks no EFI checksum: without a free byte, keep none.
+                (CodeType::Efi, _) if pcir_at.and_then(|at| checksum::efi_checksum_byte(image, at)).is_none() => {
+                    fixes.push(ChecksumFix {
+                        image: index,
+                        convention: Convention::None,
+                        sum_before,
+                        byte: None,
+                        values: None,
+                    });
+                    continue;
+                }
+                (CodeType::Efi, _) => Convention::EfiHeaderByte,
+                (_, true) => Convention::IpxeByte6,
+                (_, false) if sum_before == 0 => Convention::LastByte,
+                _ => {
+                    return Err(EditError::Other(format!(
+                        "offset {offset:#x}, field checksum: image {index} is not iPXE's and sums to {sum_before:#04x}; no byte can be told free: pass --convention last-byte (byte {:#x}, now {:#04x}) or ipxe-byte6",
+                        offset + span.saturating_sub(1),
+                        image[span.saturating_sub(1)]
+                    )));
+                }
+            },
+        };
+        let position = match (convention, code_type) {
+            (Convention::IpxeByte6, t) if t != CodeType::Efi && span > 6 => Some(6),
+            (Convention::LastByte, t) if t != CodeType::Efi => span.checked_sub(1),
+            (Convention::EfiHeaderByte, CodeType::Efi) => pcir_at.and_then(|at| checksum::efi_checksum_byte(image, at)),
+            _ => None,
+        };
+        let Some(at) = position else {
+            return Err(EditError::Other(format!(
+                "offset {offset:#x}, field checksum: image {index} ({code_type}) has no {convention} byte"
+            )));
+        };
+        if sum_before == 0 {
+            fixes.push(ChecksumFix { image: index, convention, sum_before, byte: None, values: None });
+            continue;
+        }
+        let old = image[at];
+        let new = old.wrapping_sub(sum_before);
+        image[at] = new;
+        debug_assert_eq!(optrom_format::byte_sum(&image[..span]), 0);
+        fixes.push(ChecksumFix {
+            image: index,
+            convention,
+            sum_before,
+            byte: Some((offset + at) as u64),
+            values: Some((old, new)),
+        });
+    }
+    Ok((out, fixes))
+}
