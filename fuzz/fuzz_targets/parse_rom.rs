@@ -35,4 +35,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = edit::set_ids(data, 0x8086, &[0x100e, 0x100f], ImageSelect::All);
     let _ = edit::pad(data, PadTarget::Pow2, 0xff);
+    // Fixing checksums is idempotent: a second pass finds nothing to change.
+    if let Ok((fixed, _)) = edit::fix_checksums(data, ImageSelect::All, None) {
+        let (again, fixes) = edit::fix_checksums(&fixed, ImageSelect::All, None).expect("fixed ROM still parses");
+        assert_eq!(again, fixed);
+        assert!(fixes.iter().all(|f| f.byte.is_none()), "{fixes:?}");
+    }
 });
