@@ -9,11 +9,13 @@ use crate::output::{load_with_bytes, print_json};
 use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
 
 pub fn run(files: &[PathBuf], nic_name: Option<&str>, bucket: Option<u64>, json: bool) -> u8 {
-    let nic = match nic_name.map(|n| (n, nic::find(n))) {
+    // `--nic auto`: each file for the model QEMU loads it for by default.
+    let auto = nic_name == Some("auto");
+    let nic = match nic_name.filter(|_| !auto).map(|n| (n, nic::find(n))) {
         None => None,
         Some((_, Some(model))) => Some(model),
         Some((name, None)) => {
-            eprintln!("optrom: unknown NIC model {name:?}; known models: {}", nic::names().join(", "));
+            eprintln!("optrom: unknown NIC model {name:?}; known models: auto, {}", nic::names().join(", "));
             return EXIT_UNUSABLE;
         }
     };
@@ -25,23 +27,37 @@ pub fn run(files: &[PathBuf], nic_name: Option<&str>, bucket: Option<u64>, json:
             continue;
         };
         let file_name = path.file_name().and_then(|n| n.to_str());
+        let nic = match (auto, file_name) {
+            (true, Some(n)) => optrom::migrate::models_for(n).into_iter().find(|m| m.romfile == Some(n)),
+            (true, None) => None,
+            (false, _) => nic,
+        };
         let report = optrom::check(&info, &CheckOptions { nic, bucket, file_name, rom: Some(&bytes) });
         if !report.passed() && status == EXIT_OK {
             status = EXIT_FINDINGS;
         }
         if json {
-            reports.push(json!({
+            let mut entry = json!({
                 "path": path.display().to_string(),
                 "passed": report.passed(),
                 "errors": report.errors,
                 "warnings": report.warnings,
                 "findings": report.findings,
-            }));
+            });
+            if nic_name.is_some() {
+                entry["nic"] = json!(nic.map(|m| m.model));
+            }
+            reports.push(entry);
             continue;
         }
         let verdict = if report.passed() { "ok" } else { "FAILED" };
+        let model = match (auto, nic) {
+            (true, Some(m)) => format!(", as {}'s default romfile", m.model),
+            (true, None) => ", no NIC model loads this file by default".into(),
+            _ => String::new(),
+        };
         println!(
-            "{}: {verdict} ({} error{}, {} warning{})",
+            "{}: {verdict} ({} error{}, {} warning{}{model})",
             path.display(),
             report.errors,
             if report.errors == 1 { "" } else { "s" },

@@ -43,7 +43,8 @@ enum Command {
         /// ROM files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// QEMU NIC model the ROM is for (e1000, virtio-net-pci, rtl8139, …).
+        /// QEMU NIC model the ROM is for (e1000, virtio-net-pci, rtl8139, …), or auto: each
+        /// file for the model QEMU loads it for by default (efi-e1000.rom: e1000).
         #[arg(long)]
         nic: Option<String>,
         /// Size budget the file must fit: 256K, 512KiB, 0x40000, 262144.

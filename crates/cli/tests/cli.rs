@@ -405,3 +405,31 @@ fn legacy_rom_without_pnp_is_warned_unless_vga() {
     let (stdout, _) = text(&out);
     assert!(out.status.success() && !stdout.contains("seabios-pnp"), "{stdout}");
 }
+
+/// `check --nic auto` over Debian's whole set: each file for the model QEMU
+/// loads it for by default, none for files no model loads by default.
+#[test]
+fn check_nic_auto_over_debians_set() {
+    let roms = debian_roms();
+    if roms.is_empty() {
+        return;
+    }
+    let args: Vec<&str> =
+        ["check", "--nic", "auto", "--json"].into_iter().chain(roms.iter().map(String::as_str)).collect();
+    let out = optrom(&args);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_valid(&schema("check.schema.json"), &value);
+    let file = |name: &str| {
+        value["files"].as_array().unwrap().iter().find(|f| f["path"].as_str().unwrap().ends_with(name)).unwrap().clone()
+    };
+    assert_eq!(file("/efi-e1000.rom")["nic"], "e1000");
+    assert_eq!(file("/pxe-eepro100.rom")["nic"], "i82550", "QEMU's eepro100 models load pxe-eepro100.rom");
+    assert!(file("/pxe-e1000.rom")["nic"].is_null(), "QEMU's e1000 loads efi-e1000.rom");
+    let ne2k = file("/efi-ne2k_pci.rom");
+    assert_eq!(ne2k["nic"], "ne2k_pci");
+    let rules: Vec<&str> = ne2k["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert!(rules.contains(&"nic-ids"), "{ne2k}");
+    let (stdout, _) = text(&optrom(&["check", "--nic", "auto", E1000]));
+    assert!(stdout.contains("ok (0 errors, 0 warnings, as e1000's default romfile)"), "{stdout}");
+}
