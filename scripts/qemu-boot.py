@@ -27,7 +27,9 @@ Default markers (used when no --expect is given):
                                                  image: Offset(first byte, last byte) within the ROM.
 
 --shell-command CMD types CMD at the first UEFI shell prompt (ovmf, aavmf); the run then fails
-as soon as the next prompt appears with markers missing.
+as soon as the next prompt appears with markers missing. Without --expect, its marker is
+ROM_DRIVER (so `--firmware ovmf --shell-command drivers` proves any x64 EFI driver ROM, iPXE or not,
+on a NIC OVMF has no driver for).
 
 A marker counts when its regex matches the console text seen so far (ANSI escapes and control
 characters removed), either as printed or with line breaks removed (SeaBIOS's sercon wraps at
@@ -266,7 +268,8 @@ def run(args):
     if not os.path.isfile(args.rom):
         print(f"qemu-boot: ROM file not found: {args.rom}", file=sys.stderr)
         return 2
-    markers = args.expect or DEFAULT_MARKERS[args.firmware]
+    # With a shell command the proof is the ROM_DRIVER line, whatever the firmware.
+    markers = args.expect or ([ROM_DRIVER] if args.shell_command else DEFAULT_MARKERS[args.firmware])
     try:
         patterns = [(m, re.compile(m, re.MULTILINE)) for m in markers]
     except re.error as e:

@@ -423,3 +423,28 @@ fn aavmf_starts_aa64_efi_image_built_by_optrom() {
     // The drivers list was printed (the control is not vacuous) and holds no ROM image.
     assert!(out.contains("PCI Bus Driver") && !out.contains("Offset("), "{}", run.stderr);
 }
+
+/// Not only iPXE: an x64 EFI driver from Debian's OVMF (its VirtioNetDxe),
+/// built into an e1000 ROM by `optrom efirom`, is started by OVMF's PciBusDxe
+/// (OVMF has no e1000 driver, so it then reaches its shell and lists it).
+#[test]
+fn ovmf_starts_any_x64_efi_driver_built_by_optrom() {
+    if !qemu_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let driver = dir.path().join("VirtioNetDxe-x64.efi");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/extract-efi-driver.py");
+    let code = ["/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("OVMF");
+    let o = Command::new("python3").arg(script).arg(code).arg("VirtioNetDxe").arg(&driver).output().unwrap();
+    assert!(o.status.success(), "extract-efi-driver.py: {}", String::from_utf8_lossy(&o.stderr));
+    let rom = dir.path().join("x64-e1000.rom");
+    let args = ["--vendor", "8086", "--device", "100e", "-o", rom.to_str().unwrap()];
+    optrom(&[&["efirom", driver.to_str().unwrap()][..], &args].concat());
+    let marker = format!("Virtio Network Driver +{}", rom_driver_marker(&rom, "X64"));
+    let run = boot_with("ovmf", "e1000", &rom, &["--shell-command", "drivers", "--expect", &marker]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
