@@ -455,8 +455,9 @@ pub fn fix_checksums(
             },
         };
         let position = match (convention, code_type) {
-            (Convention::IpxeByte6, t) if t != CodeType::Efi && span > 6 => Some(6),
-            (Convention::LastByte, t) if t != CodeType::Efi => span.checked_sub(1),
+            // Only x86 images have the Size512 span these two conventions keep.
+            (Convention::IpxeByte6, CodeType::PcAt) if span > 6 => Some(6),
+            (Convention::LastByte, CodeType::PcAt) => span.checked_sub(1),
             (Convention::EfiHeaderByte, CodeType::Efi) => pcir_at.and_then(|at| checksum::efi_checksum_byte(image, at)),
             _ => None,
         };
