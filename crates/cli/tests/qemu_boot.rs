@@ -373,15 +373,19 @@ fn every_debian_nic_rebuilt_boots_under_seabios_and_ovmf() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// A real AArch64 EFI boot-service driver: VirtioNetDxe out of Debian's AAVMF
-/// image (Debian ships no arm64 iPXE).
-fn aa64_driver(dir: &Path) -> PathBuf {
-    let driver = dir.join("VirtioNetDxe-aa64.efi");
+/// VirtioNetDxe, a real EFI boot-service driver, out of Debian's firmware
+/// image `fd` into `dir/name`.
+fn firmware_driver(fd: &str, dir: &Path, name: &str) -> PathBuf {
+    let driver = dir.join(name);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/extract-efi-driver.py");
-    let o =
-        Command::new("python3").arg(script).arg(QEMU_EFI_AARCH64).arg("VirtioNetDxe").arg(&driver).output().unwrap();
+    let o = Command::new("python3").arg(script).arg(fd).arg("VirtioNetDxe").arg(&driver).output().unwrap();
     assert!(o.status.success(), "extract-efi-driver.py: {}", String::from_utf8_lossy(&o.stderr));
     driver
+}
+
+/// A real AArch64 EFI driver, from Debian's AAVMF (Debian ships no arm64 iPXE).
+fn aa64_driver(dir: &Path) -> PathBuf {
+    firmware_driver(QEMU_EFI_AARCH64, dir, "VirtioNetDxe-aa64.efi")
 }
 
 /// The marker AAVMF's shell prints for the ROM's `machine` EFI image once
@@ -433,14 +437,11 @@ fn ovmf_starts_any_x64_efi_driver_built_by_optrom() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let driver = dir.path().join("VirtioNetDxe-x64.efi");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/extract-efi-driver.py");
     let code = ["/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd"]
         .into_iter()
         .find(|p| Path::new(p).is_file())
         .expect("OVMF");
-    let o = Command::new("python3").arg(script).arg(code).arg("VirtioNetDxe").arg(&driver).output().unwrap();
-    assert!(o.status.success(), "extract-efi-driver.py: {}", String::from_utf8_lossy(&o.stderr));
+    let driver = firmware_driver(code, dir.path(), "VirtioNetDxe-x64.efi");
     let rom = dir.path().join("x64-e1000.rom");
     let args = ["--vendor", "8086", "--device", "100e", "-o", rom.to_str().unwrap()];
     optrom(&[&["efirom", driver.to_str().unwrap()][..], &args].concat());
