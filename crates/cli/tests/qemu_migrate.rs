@@ -89,8 +89,14 @@ impl Vm {
     }
 
     fn hmp(&mut self, command: &str) -> String {
-        self.monitor.get_mut().write_all(format!("{command}\n").as_bytes()).unwrap();
-        self.read_prompt()
+        self.try_hmp(command).unwrap_or_else(|| panic!("QEMU monitor closed before `{command}`"))
+    }
+
+    /// As [`Vm::hmp`], `None` when the monitor is gone (QEMU exited).
+    fn try_hmp(&mut self, command: &str) -> Option<String> {
+        self.monitor.get_mut().write_all(format!("{command}\n").as_bytes()).ok()?;
+        let answer = self.read_prompt();
+        answer.ends_with("(qemu) ").then_some(answer)
     }
 
     /// Kill QEMU and return what it printed on stderr.
@@ -172,13 +178,49 @@ fn migrate(dir: &Path, src: &Path, dst: &Path, extra: &[&str]) -> (bool, String)
         }
     };
     let mut dest = dest;
-    let completed = status.starts_with("completed") && {
-        let st = dest.hmp("info status");
-        st.contains("VM status: paused") || st.contains("running")
-    };
+    let completed = status.starts_with("completed") && destination_runs(&mut dest);
     drop(source);
     let err = dest.finish();
     (completed, err)
+}
+
+/// Whether an `info status` answer says the destination has finished loading
+/// the migration stream: paused or running, and no longer `(inmigrate)`, which
+/// QEMU shows while it is still receiving.
+fn finished_loading(info_status: &str) -> bool {
+    let Some(status) = info_status.lines().find_map(|l| l.trim().strip_prefix("VM status:")) else {
+        return false;
+    };
+    let status = status.trim();
+    !status.contains("inmigrate") && (status.starts_with("paused") || status.starts_with("running"))
+}
+
+/// Wait until the destination has loaded the whole stream, then `cont` it and
+/// require that it runs: only then has the migration really succeeded.
+fn destination_runs(dest: &mut Vm) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let Some(status) = dest.try_hmp("info status") else { return false };
+        if finished_loading(&status) {
+            break;
+        }
+        if !status.contains("inmigrate") || Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if dest.try_hmp("cont").is_none() {
+        return false;
+    }
+    dest.try_hmp("info status").is_some_and(|s| s.contains("VM status: running"))
+}
+
+#[test]
+fn destination_status_inmigrate_is_not_loaded() {
+    assert!(!finished_loading("VM status: paused (inmigrate)\r\n(qemu) "));
+    assert!(!finished_loading("(qemu) "));
+    assert!(finished_loading("info status\r\nVM status: paused\r\n(qemu) "));
+    assert!(finished_loading("VM status: running\r\n"));
 }
 
 #[test]
