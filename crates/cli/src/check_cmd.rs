@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use optrom::{CheckOptions, nic};
 use serde_json::json;
 
-use crate::output::{load_with_bytes, print_json};
+use crate::output::{load_with_bytes, outln, print_json};
 use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
 
 pub fn run(files: &[PathBuf], nic_name: Option<&str>, bucket: Option<u64>, json: bool) -> u8 {
@@ -56,7 +56,7 @@ pub fn run(files: &[PathBuf], nic_name: Option<&str>, bucket: Option<u64>, json:
             (true, None) => ", no NIC model loads this file by default".into(),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "{}: {verdict} ({} error{}, {} warning{}{model})",
             path.display(),
             report.errors,
@@ -65,7 +65,7 @@ pub fn run(files: &[PathBuf], nic_name: Option<&str>, bucket: Option<u64>, json:
             if report.warnings == 1 { "" } else { "s" }
         );
         for finding in &report.findings {
-            println!("{}: {finding}", path.display());
+            outln!("{}: {finding}", path.display());
         }
     }
     if json {

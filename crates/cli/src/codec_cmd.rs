@@ -4,6 +4,7 @@ use std::path::Path;
 
 use optrom_codec::{CompressOptions, Format, Level};
 
+use crate::output::outln;
 use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
 
 pub fn compress(input: &Path, output: &Path, format: Format, level: Level, allow_16k: bool) -> u8 {
@@ -29,7 +30,7 @@ pub fn compress(input: &Path, output: &Path, format: Format, level: Level, allow
         return EXIT_FINDINGS;
     }
     let ratio = if data.is_empty() { 0.0 } else { 100.0 * stream.len() as f64 / data.len() as f64 };
-    println!("{}: {} -> {} bytes ({ratio:.1} %), {format}, level {level}", input.display(), data.len(), stream.len());
+    outln!("{}: {} -> {} bytes ({ratio:.1} %), {format}, level {level}", input.display(), data.len(), stream.len());
     EXIT_OK
 }
 
@@ -48,7 +49,7 @@ pub fn decompress(input: &Path, output: &Path, format: Format, limit: u64) -> u8
                 eprintln!("optrom: {e}");
                 return EXIT_FINDINGS;
             }
-            println!("{}: {} -> {} bytes, {format}", input.display(), data.len(), plain.len());
+            outln!("{}: {} -> {} bytes, {format}", input.display(), data.len(), plain.len());
             EXIT_OK
         }
         Err(e) => {

@@ -9,7 +9,7 @@ use optrom::size::human;
 use optrom::{Finding, Severity};
 use serde_json::json;
 
-use crate::output::{load, print_json};
+use crate::output::{load, outln, print_json};
 use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
 
 pub fn run(files: &[PathBuf], json: bool) -> u8 {
@@ -45,8 +45,8 @@ pub fn run(files: &[PathBuf], json: bool) -> u8 {
 }
 
 fn print_text(path: &str, info: &RomInfo) {
-    println!("{path}");
-    println!(
+    outln!("{path}");
+    outln!(
         "  file {} bytes, content {} bytes, trailing {} bytes ({}); ROM BAR {} with {} bytes headroom",
         info.file_size,
         info.content_size,
@@ -87,7 +87,7 @@ fn print_text(path: &str, info: &RomInfo) {
         ]);
     }
     for line in table.to_string().lines() {
-        println!("  {line}");
+        outln!("  {line}");
     }
     for image in &info.images {
         print_image(image);
@@ -118,14 +118,14 @@ fn payload(image: &ImageInfo) -> String {
 
 fn print_image(image: &ImageInfo) {
     let Some(p) = &image.pcir else {
-        println!("  image {} at {:#x}: {} bytes, ISA-style ROM", image.index, image.offset, image.length);
-        println!(
+        outln!("  image {} at {:#x}: {} bytes, ISA-style ROM", image.index, image.offset, image.length);
+        outln!(
             "    no PCIR (pointer at 0x18 is 0): firmware runs it from fw_cfg or a fixed address, not a PCI ROM BAR"
         );
         print_body(image);
         return;
     };
-    println!("  image {} at {:#x}: {} bytes, code type {}", image.index, image.offset, image.length, image.code_type);
+    outln!("  image {} at {:#x}: {} bytes, code type {}", image.index, image.offset, image.length, image.code_type);
     let mut pcir = format!(
         "    PCIR at +{:#x}: revision {}, length {:#x}, {}:{}, class {:06x}, image length {} blocks, code revision {:#06x}, indicator {:#04x}",
         p.offset,
@@ -144,16 +144,16 @@ fn print_image(image: &ImageInfo) {
     if let Some(rt) = p.max_runtime_length {
         pcir += &format!(", max run-time {} blocks", rt);
     }
-    println!("{pcir}");
+    outln!("{pcir}");
     print_body(image);
 }
 
 /// The headers after the PCIR line: legacy or EFI details and the checksum.
 fn print_body(image: &ImageInfo) {
     if let Some(l) = &image.legacy {
-        println!("    legacy: Size512 {} ({} bytes), entry {}", l.size512, l.init_size, l.entry);
+        outln!("    legacy: Size512 {} ({} bytes), entry {}", l.size512, l.init_size, l.entry);
         for pnp in &l.pnp {
-            println!(
+            outln!(
                 "    $PnP at +{:#x}: revision {}, product {:?}, manufacturer {:?}, device type {}, BCV {:#x} BDV {:#x} BEV {:#x}, checksum {}",
                 pnp.offset,
                 pnp.revision,
@@ -167,7 +167,7 @@ fn print_body(image: &ImageInfo) {
             );
         }
         if let Some(u) = &l.undi {
-            println!(
+            outln!(
                 "    UNDI at +{:#x}: version {}, loader {:#x}, stack {} data {} code {}, checksum {}",
                 u.offset,
                 u.version,
@@ -179,7 +179,7 @@ fn print_body(image: &ImageInfo) {
             );
         }
         if let Some(x) = &l.ipxe {
-            println!(
+            outln!(
                 "    iPXE at +{:#x}: build {}, shrunk ROM {} bytes, checksum {}",
                 x.offset,
                 x.build_id,
@@ -189,7 +189,7 @@ fn print_body(image: &ImageInfo) {
         }
     }
     if let Some(e) = &image.efi {
-        println!(
+        outln!(
             "    EFI: {} {}, compression {}, InitializationSize {} blocks, payload at +{:#x}{}",
             e.machine,
             e.subsystem,
@@ -203,7 +203,7 @@ fn print_body(image: &ImageInfo) {
             }
         );
         if let Some(pe) = &e.pe {
-            println!(
+            outln!(
                 "    PE: {} {} {}, SizeOfImage {:#x}, entry {:#x}, timestamp {:#x}, {} sections ({})",
                 pe.format,
                 pe.machine,
@@ -216,11 +216,11 @@ fn print_body(image: &ImageInfo) {
             );
         }
         if let Some(err) = &e.payload_error {
-            println!("    payload: {err}");
+            outln!("    payload: {err}");
         }
     }
     let c = &image.checksum;
-    println!(
+    outln!(
         "    checksum: bytes 0..{:#x} sum to {:#04x} ({}), whole image {:#04x}, convention {}",
         c.span,
         c.sum,

@@ -281,5 +281,7 @@ fn main() -> ExitCode {
             })
         }
     };
-    ExitCode::from(code)
+    // Output the reader never took (a closed pipe) does not change the status;
+    // output that could not be written at all does.
+    if output::finish_stdout() { ExitCode::from(code) } else { ExitCode::from(EXIT_UNUSABLE) }
 }

@@ -10,6 +10,7 @@ use optrom::size::human;
 use optrom_codec::Level;
 use optrom_format::Subsystem;
 
+use crate::output::outln;
 use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
 
 /// Parse a 16-bit PCI ID: hex, with or without `0x` (`8086`, `0x8086`).
@@ -71,7 +72,7 @@ fn write(path: &Path, bytes: &[u8]) -> u8 {
                 Some(_) => 1,
                 None => optrom::edit::input_images(bytes).map(|i| i.len()).unwrap_or(0),
             };
-            println!(
+            outln!(
                 "wrote {}: {} bytes, {images} image{}, ROM BAR {}",
                 path.display(),
                 bytes.len(),
@@ -142,7 +143,7 @@ pub fn efirom(a: EfiromArgs) -> u8 {
     };
     match optrom::build::efi_rom(&driver, &opts) {
         Ok(rom) => {
-            println!(
+            outln!(
                 "{}: {} {} driver, {} bytes -> {} payload bytes ({})",
                 a.driver.display(),
                 rom.pe.machine,
@@ -212,7 +213,7 @@ pub fn split(input: &Path, dir: &Path) -> u8 {
             eprintln!("optrom: {e}");
             return EXIT_FINDINGS;
         }
-        println!("wrote {}: {} bytes", dir.join(&file.name).display(), file.bytes.len());
+        outln!("wrote {}: {} bytes", dir.join(&file.name).display(), file.bytes.len());
     }
     manifest.schema_version = 1;
     let json = serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n";
@@ -221,7 +222,7 @@ pub fn split(input: &Path, dir: &Path) -> u8 {
         eprintln!("optrom: {e}");
         return EXIT_FINDINGS;
     }
-    println!(
+    outln!(
         "wrote {} ({} images); rebuild with: optrom combine --manifest {} -o OUT",
         path.display(),
         manifest.images.len(),
@@ -266,15 +267,17 @@ pub fn fix_checksum(input: &Path, image: Option<usize>, convention: Option<Conve
         Ok((out, fixes)) => {
             for f in &fixes {
                 match (f.byte, f.values) {
-                    (Some(at), Some((old, new))) => println!(
+                    (Some(at), Some((old, new))) => outln!(
                         "image {}: summed to {:#04x}; byte {at:#x} ({}) {old:#04x} -> {new:#04x}",
-                        f.image, f.sum_before, f.convention
+                        f.image,
+                        f.sum_before,
+                        f.convention
                     ),
-                    _ if f.convention == Convention::None => println!(
+                    _ if f.convention == Convention::None => outln!(
                         "image {}: EFI image with no free header byte, keeps no checksum (EDK2 checks none)",
                         f.image
                     ),
-                    _ => println!("image {}: already sums to 0 ({}), unchanged", f.image, f.convention),
+                    _ => outln!("image {}: already sums to 0 ({}), unchanged", f.image, f.convention),
                 }
             }
             write(output, &out)

@@ -1,6 +1,11 @@
-//! Shared output helpers.
+//! Shared output helpers. Everything the CLI prints to standard output goes
+//! through [`outln!`]: when the reader closes the pipe (`optrom check … | head -1`)
+//! the rest of the output is dropped and the command ends with its usual status,
+//! instead of panicking the way `println!` does.
 
+use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use optrom::inspect::{NotARom, RomInfo};
 
@@ -29,5 +34,50 @@ pub fn load_with_bytes(path: &Path) -> Option<(RomInfo, Vec<u8>)> {
 
 /// Print JSON to stdout.
 pub fn print_json(value: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(value).expect("JSON values always serialize"));
+    outln!("{}", serde_json::to_string_pretty(value).expect("JSON values always serialize"));
 }
+
+/// Standard output is gone: nothing more is written to it.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+/// Writing standard output failed for another reason than a closed pipe (a full disk).
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Write one line to standard output. A closed pipe silently ends all further
+/// output; any other write error is reported once on stderr and makes
+/// [`finish_stdout`] fail.
+pub fn write_line(args: std::fmt::Arguments<'_>) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        stdout_error(&e);
+    }
+}
+
+fn stdout_error(e: &std::io::Error) {
+    STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    if e.kind() != std::io::ErrorKind::BrokenPipe {
+        eprintln!("optrom: standard output: {e}");
+        STDOUT_FAILED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Flush standard output at exit. `false` when some output could not be
+/// written for another reason than the reader going away.
+pub fn finish_stdout() -> bool {
+    if !STDOUT_CLOSED.load(Ordering::Relaxed)
+        && let Err(e) = std::io::stdout().lock().flush()
+    {
+        stdout_error(&e);
+    }
+    !STDOUT_FAILED.load(Ordering::Relaxed)
+}
+
+/// `println!` that survives a closed pipe: see [`write_line`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;

@@ -10,7 +10,7 @@ use optrom::resolve::{self, Distro, SearchPath};
 use optrom::size::human;
 use serde_json::json;
 
-use crate::output::print_json;
+use crate::output::{outln, print_json};
 use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
 
 pub fn pack(manifest_path: &Path, out: &Path, report_html: Option<&Path>, json: bool, strict: bool) -> u8 {
@@ -82,15 +82,15 @@ pub fn pack(manifest_path: &Path, out: &Path, report_html: Option<&Path>, json: 
             rom.headroom.map_or("-".into(), |h| h.to_string()),
         ]);
     }
-    println!("{table}");
+    outln!("{table}");
     for rom in &report.roms {
         for f in &rom.findings {
-            println!("{}: {f}", rom.path);
+            outln!("{}: {f}", rom.path);
         }
     }
-    println!("wrote {} ROMs and {}", report.roms.len(), out.join("size-report.json").display());
+    outln!("wrote {} ROMs and {}", report.roms.len(), out.join("size-report.json").display());
     if let Some(html) = report_html {
-        println!("wrote {}", html.display());
+        outln!("wrote {}", html.display());
     }
     EXIT_OK
 }
@@ -166,16 +166,16 @@ pub fn migrate_check(a: MigrateArgs<'_>) -> u8 {
                 },
             ]);
         }
-        println!("{table}");
+        outln!("{table}");
         for r in rows.iter().filter(|r| r.verdict == Verdict::Fails) {
-            println!(
+            outln!(
                 "{}: QEMU: {}\n  fix: {}",
                 r.nic.as_deref().unwrap_or(&r.romfile),
                 r.qemu_error.as_deref().unwrap_or("-"),
                 r.advice.as_deref().unwrap_or("-")
             );
         }
-        println!(
+        outln!(
             "{}",
             if fails == 0 {
                 "all NICs migrate".to_string()
@@ -225,24 +225,24 @@ pub fn resolve(a: ResolveArgs) -> u8 {
     if a.json {
         print_json(&json!({ "schema": "optrom-resolve", "schema_version": 1, "resolution": res }));
     } else {
-        println!(
+        outln!(
             "qemu-system-{} -device {}: romfile {}",
             target.name(),
             res.nic,
             res.romfile.as_deref().unwrap_or("(none)")
         );
         for c in &res.candidates {
-            println!("  {:<14} {} {}", c.source, c.path.display(), if c.exists { "<- loaded" } else { "(missing)" });
+            outln!("  {:<14} {} {}", c.source, c.path.display(), if c.exists { "<- loaded" } else { "(missing)" });
         }
         match &res.found {
-            Some(p) => println!("loads {}: {}", p.display(), res.contents.as_deref().unwrap_or("")),
+            Some(p) => outln!("loads {}: {}", p.display(), res.contents.as_deref().unwrap_or("")),
             None if res.romfile.is_some() => {
-                println!(
+                outln!(
                     "not found: QEMU fails with: failed to find romfile \"{}\"",
                     res.romfile.as_deref().unwrap_or("")
                 )
             }
-            None => println!("{}", res.contents.as_deref().unwrap_or("")),
+            None => outln!("{}", res.contents.as_deref().unwrap_or("")),
         }
     }
     match (res.romfile.is_some(), res.found.is_some(), res.runs_on_target) {
