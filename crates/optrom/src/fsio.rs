@@ -2,7 +2,7 @@
 //! message, and outputs that are complete or absent, never half written.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// A file could not be read or written.
@@ -19,13 +19,45 @@ fn io_error(path: &Path, e: &std::io::Error) -> IoError {
     IoError { path: path.to_path_buf(), message: e.to_string() }
 }
 
-/// Read a whole regular file. Directories and other non-files give a clear error.
+/// The largest input any command reads: an option ROM image is at most
+/// 0xFFFF × 512 bytes (the 16-bit PCIR image length), and a ROM with a legacy
+/// image and EFI drivers for every architecture, or a decompressed EFI driver
+/// ([`crate::inspect::MAX_DECOMPRESSED`]), stays below this. Larger inputs are
+/// refused before they are read.
+pub const MAX_INPUT: u64 = 64 << 20;
+
+/// Read a whole regular file of at most [`MAX_INPUT`] bytes. Directories,
+/// devices (`/dev/zero`), FIFOs and sockets give a clear error, as do larger files.
 pub fn read(path: &Path) -> Result<Vec<u8>, IoError> {
     let meta = fs::metadata(path).map_err(|e| io_error(path, &e))?;
     if meta.is_dir() {
         return Err(IoError { path: path.to_path_buf(), message: "is a directory, not a ROM file".into() });
     }
-    fs::read(path).map_err(|e| io_error(path, &e))
+    if !meta.is_file() {
+        return Err(IoError {
+            path: path.to_path_buf(),
+            message: "is not a regular file (a device, FIFO or socket); give a file".into(),
+        });
+    }
+    let too_large = |size: u64| IoError {
+        path: path.to_path_buf(),
+        message: format!(
+            "{size} bytes is larger than any option ROM or EFI driver can be (the limit is {} = {MAX_INPUT} bytes)",
+            crate::size::human(MAX_INPUT)
+        ),
+    };
+    if meta.len() > MAX_INPUT {
+        return Err(too_large(meta.len()));
+    }
+    // The file may grow after the check (or report no size at all, as /proc
+    // files do): read one byte past the limit to tell.
+    let file = fs::File::open(path).map_err(|e| io_error(path, &e))?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_INPUT + 1).read_to_end(&mut bytes).map_err(|e| io_error(path, &e))?;
+    if bytes.len() as u64 > MAX_INPUT {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 /// Write `bytes` to `path` atomically: into a temporary file in the same directory,
@@ -48,4 +80,33 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
         let _ = fs::remove_file(&tmp);
         io_error(path, &e)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_are_refused_without_reading() {
+        let e = read(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(e.path, Path::new("/dev/zero"));
+        assert!(e.message.contains("not a regular file"), "{e}");
+    }
+
+    #[test]
+    fn files_over_the_limit_are_refused_naming_it() {
+        let dir = std::env::temp_dir().join(format!("optrom-fsio-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big.rom");
+        // Sparse: costs no disk space.
+        fs::File::create(&big).unwrap().set_len(MAX_INPUT + 1).unwrap();
+        let e = read(&big).unwrap_err();
+        let at_limit = dir.join("at-limit.rom");
+        fs::File::create(&at_limit).unwrap().set_len(1024).unwrap();
+        let ok = read(&at_limit);
+        fs::remove_dir_all(&dir).unwrap();
+        assert!(e.message.contains(&format!("{} bytes is larger", MAX_INPUT + 1)), "{e}");
+        assert!(e.message.contains("64 MiB"), "the limit is named: {e}");
+        assert_eq!(ok.unwrap().len(), 1024);
+    }
 }

@@ -71,7 +71,7 @@ fn side(path: Option<&Path>, romsize: Option<u64>) -> Side {
     let Some(path) = path else {
         return Side { path: None, file_size: None, content_size: None, ram_block_size: None, romsize };
     };
-    let bytes = std::fs::read(path).ok();
+    let bytes = crate::fsio::read(path).ok();
     let file_size = bytes.as_ref().map(|b| b.len() as u64);
     let content_size = bytes.as_deref().and_then(|b| crate::inspect(b).ok()).map(|i| i.content_size);
     let ram_block_size = file_size.map(|s| romsize.unwrap_or_else(|| bar_size(s)));

@@ -145,7 +145,7 @@ pub fn resolve(target: Target, nic: &NicModel, romfile: Option<&str>, search: &S
 }
 
 fn contents_for(path: &Path, target: Target) -> (bool, String) {
-    let Ok(bytes) = std::fs::read(path) else { return (false, "unreadable".into()) };
+    let Ok(bytes) = crate::fsio::read(path) else { return (false, "unreadable".into()) };
     let Ok(info) = crate::inspect(&bytes) else { return (false, "not an option ROM".into()) };
     let mut kinds = Vec::new();
     let mut runs = false;
