@@ -4,16 +4,15 @@ use std::path::Path;
 
 use optrom_codec::{CompressOptions, Format, Level};
 
-use crate::output::outln;
-use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
+use optrom::outcome::Classify;
+
+use crate::output::{exit_status, fail_io, outln, read};
+use crate::{EXIT_OK, EXIT_UNUSABLE};
 
 pub fn compress(input: &Path, output: &Path, format: Format, level: Level, allow_16k: bool) -> u8 {
-    let data = match optrom::fsio::read(input) {
+    let data = match read(input) {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("optrom: {e}");
-            return EXIT_UNUSABLE;
-        }
+        Err(code) => return code,
     };
     if u32::try_from(data.len()).is_err() {
         eprintln!(
@@ -26,8 +25,7 @@ pub fn compress(input: &Path, output: &Path, format: Format, level: Level, allow
     let stream =
         optrom_codec::compress_with(&data, &CompressOptions { format, level, allow_16k_efi_distances: allow_16k });
     if let Err(e) = optrom::fsio::write_atomic(output, &stream) {
-        eprintln!("optrom: {e}");
-        return EXIT_FINDINGS;
+        return fail_io(&e);
     }
     let ratio = if data.is_empty() { 0.0 } else { 100.0 * stream.len() as f64 / data.len() as f64 };
     outln!("{}: {} -> {} bytes ({ratio:.1} %), {format}, level {level}", input.display(), data.len(), stream.len());
@@ -35,19 +33,15 @@ pub fn compress(input: &Path, output: &Path, format: Format, level: Level, allow
 }
 
 pub fn decompress(input: &Path, output: &Path, format: Format, limit: u64) -> u8 {
-    let data = match optrom::fsio::read(input) {
+    let data = match read(input) {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("optrom: {e}");
-            return EXIT_UNUSABLE;
-        }
+        Err(code) => return code,
     };
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     match optrom_codec::decompress(format, &data, limit) {
         Ok(plain) => {
             if let Err(e) = optrom::fsio::write_atomic(output, &plain) {
-                eprintln!("optrom: {e}");
-                return EXIT_FINDINGS;
+                return fail_io(&e);
             }
             outln!("{}: {} -> {} bytes, {format}", input.display(), data.len(), plain.len());
             EXIT_OK
@@ -66,7 +60,7 @@ pub fn decompress(input: &Path, output: &Path, format: Format, limit: u64) -> u8
                 e.bit_offset,
                 e.kind
             );
-            EXIT_FINDINGS
+            exit_status(e.failure())
         }
     }
 }

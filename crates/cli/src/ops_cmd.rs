@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use optrom::build::{EfiRomOptions, SubsystemChoice};
 use optrom::checksum::Convention;
-use optrom::edit::{self, ImageSelect, PadTarget, SplitManifest};
+use optrom::edit::{self, ImageSelect, PadTarget};
 use optrom::size::human;
 use optrom_codec::Level;
 use optrom_format::Subsystem;
 
-use crate::output::outln;
-use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
+use crate::output::{fail, fail_io, outln, read};
+use crate::{EXIT_OK, EXIT_UNUSABLE};
 
 /// Parse a 16-bit PCI ID: hex, with or without `0x` (`8086`, `0x8086`).
 pub fn parse_id(text: &str) -> Result<u16, String> {
@@ -58,39 +58,22 @@ pub fn parse_fill(text: &str) -> Result<u8, String> {
     parsed.ok_or_else(|| format!("{text:?} is not a byte (0xff, 0x00)"))
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, u8> {
-    optrom::fsio::read(path).map_err(|e| {
-        eprintln!("optrom: {e}");
-        EXIT_UNUSABLE
-    })
-}
-
 fn write(path: &Path, bytes: &[u8]) -> u8 {
-    match optrom::fsio::write_atomic(path, bytes) {
-        Ok(()) => {
-            let images = match optrom_format::chain::walk(bytes).isa {
-                Some(_) => 1,
-                None => optrom::edit::input_images(bytes).map(|i| i.len()).unwrap_or(0),
-            };
-            outln!(
-                "wrote {}: {} bytes, {images} image{}, ROM BAR {}",
-                path.display(),
-                bytes.len(),
-                if images == 1 { "" } else { "s" },
-                human(optrom::size::bar_size(bytes.len() as u64))
-            );
-            EXIT_OK
-        }
-        Err(e) => {
-            eprintln!("optrom: {e}");
-            EXIT_FINDINGS
-        }
+    if let Err(e) = optrom::fsio::write_atomic(path, bytes) {
+        return fail_io(&e);
     }
-}
-
-fn fail(path: &Path, e: impl std::fmt::Display) -> u8 {
-    eprintln!("optrom: {}: {e}", path.display());
-    EXIT_FINDINGS
+    let images = match optrom_format::chain::walk(bytes).isa {
+        Some(_) => 1,
+        None => optrom::edit::input_images(bytes).map(|i| i.len()).unwrap_or(0),
+    };
+    outln!(
+        "wrote {}: {} bytes, {images} image{}, ROM BAR {}",
+        path.display(),
+        bytes.len(),
+        if images == 1 { "" } else { "s" },
+        human(optrom::size::bar_size(bytes.len() as u64))
+    );
+    EXIT_OK
 }
 
 #[derive(clap::Args)]
@@ -154,7 +137,7 @@ pub fn efirom(a: EfiromArgs) -> u8 {
             );
             write(&a.output, &rom.bytes)
         }
-        Err(e) => fail(&a.driver, e),
+        Err(e) => fail(&a.driver, &e),
     }
 }
 
@@ -164,14 +147,18 @@ pub fn combine(inputs: &[PathBuf], manifest: Option<&Path>, output: &Path) -> u8
             Ok(t) => t,
             Err(code) => return code,
         };
-        let parsed: SplitManifest = match serde_json::from_slice(&text) {
+        let parsed = match edit::parse_split_manifest(&text) {
             Ok(m) => m,
-            Err(e) => return fail(manifest_path, format!("line {}, column {}: {e}", e.line(), e.column())),
+            Err(e) => return fail(manifest_path, &e),
         };
         let base = manifest_path.parent().unwrap_or(Path::new("."));
-        match edit::combine_manifest(&parsed, |name| optrom::fsio::read(&base.join(name)).map_err(|e| e.to_string())) {
+        match edit::combine_manifest(&parsed, |name| optrom::fsio::read(&base.join(name))) {
             Ok(rom) => rom,
-            Err(e) => return fail(manifest_path, e),
+            Err(e @ edit::EditError::Io(_)) => {
+                eprintln!("optrom: {e}");
+                return EXIT_UNUSABLE;
+            }
+            Err(e) => return fail(manifest_path, &e),
         }
     } else {
         let mut parts = Vec::new();
@@ -184,13 +171,13 @@ pub fn combine(inputs: &[PathBuf], manifest: Option<&Path>, output: &Path) -> u8
         // Check each input on its own first, so an error names the right file.
         for (path, part) in inputs.iter().zip(&parts) {
             if let Err(e) = edit::combine(&[part]) {
-                return fail(path, e);
+                return fail(path, &e);
             }
         }
         let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
         match edit::combine(&refs) {
             Ok(rom) => rom,
-            Err(e) => return fail(output, e),
+            Err(e) => return fail(output, &e),
         }
     };
     write(output, &rom)
@@ -201,32 +188,25 @@ pub fn split(input: &Path, dir: &Path) -> u8 {
         Ok(b) => b,
         Err(code) => return code,
     };
-    let (mut manifest, files) = match edit::split(&rom) {
+    let (manifest, files) = match edit::split(&rom) {
         Ok(r) => r,
-        Err(e) => return fail(input, e),
+        Err(e) => return fail(input, &e),
     };
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        return fail(dir, e);
-    }
-    for file in &files {
-        if let Err(e) = optrom::fsio::write_atomic(&dir.join(&file.name), &file.bytes) {
-            eprintln!("optrom: {e}");
-            return EXIT_FINDINGS;
-        }
-        outln!("wrote {}: {} bytes", dir.join(&file.name).display(), file.bytes.len());
-    }
-    manifest.schema_version = 1;
     let json = serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n";
-    let path = dir.join("manifest.json");
-    if let Err(e) = optrom::fsio::write_atomic(&path, json.as_bytes()) {
-        eprintln!("optrom: {e}");
-        return EXIT_FINDINGS;
+    let manifest_path = dir.join("manifest.json");
+    let mut outputs: Vec<(PathBuf, &[u8])> = files.iter().map(|f| (dir.join(&f.name), f.bytes.as_slice())).collect();
+    outputs.push((manifest_path.clone(), json.as_bytes()));
+    if let Err(e) = optrom::fsio::write_all_atomic(&[dir], &outputs) {
+        return fail_io(&e);
+    }
+    for (path, bytes) in &outputs[..files.len()] {
+        outln!("wrote {}: {} bytes", path.display(), bytes.len());
     }
     outln!(
         "wrote {} ({} images); rebuild with: optrom combine --manifest {} -o OUT",
-        path.display(),
+        manifest_path.display(),
         manifest.images.len(),
-        path.display()
+        manifest_path.display()
     );
     EXIT_OK
 }
@@ -239,7 +219,7 @@ pub fn set_ids(input: &Path, vendor: u16, devices: &[u16], image: Option<usize>,
     let select = image.map_or(ImageSelect::All, ImageSelect::Index);
     match edit::set_ids(&rom, vendor, devices, select) {
         Ok(out) => write(output, &out),
-        Err(e) => fail(input, e),
+        Err(e) => fail(input, &e),
     }
 }
 
@@ -282,7 +262,7 @@ pub fn fix_checksum(input: &Path, image: Option<usize>, convention: Option<Conve
             }
             write(output, &out)
         }
-        Err(e) => fail(input, e),
+        Err(e) => fail(input, &e),
     }
 }
 
@@ -293,6 +273,6 @@ pub fn pad(input: &Path, target: PadTarget, fill: u8, output: &Path) -> u8 {
     };
     match edit::pad(&rom, target, fill) {
         Ok(out) => write(output, &out),
-        Err(e) => fail(input, e),
+        Err(e) => fail(input, &e),
     }
 }

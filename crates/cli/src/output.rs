@@ -8,6 +8,34 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use optrom::inspect::{NotARom, RomInfo};
+use optrom::outcome::{Classify, Failure};
+
+use crate::{EXIT_FINDINGS, EXIT_UNUSABLE};
+
+/// The one mapping from a failure to the exit status, for every command.
+pub fn exit_status(failure: Failure) -> u8 {
+    match failure {
+        Failure::Findings => EXIT_FINDINGS,
+        Failure::Unusable => EXIT_UNUSABLE,
+    }
+}
+
+/// Report an error about `path` on one line; the exit status it calls for.
+pub fn fail(path: &Path, e: &(impl std::fmt::Display + Classify)) -> u8 {
+    eprintln!("optrom: {}: {e}", path.display());
+    exit_status(e.failure())
+}
+
+/// Report an error that names its file itself ([`optrom::fsio::IoError`]).
+pub fn fail_io(e: &optrom::fsio::IoError) -> u8 {
+    eprintln!("optrom: {e}");
+    exit_status(e.failure())
+}
+
+/// Read an input file, or report why not and give the exit status.
+pub fn read(path: &Path) -> Result<Vec<u8>, u8> {
+    optrom::fsio::read(path).map_err(|e| fail_io(&e))
+}
 
 /// Read and inspect one file, or print the one-line reason it is unusable.
 pub fn load(path: &Path) -> Option<RomInfo> {

@@ -10,26 +10,19 @@ use optrom::resolve::{self, Distro, SearchPath};
 use optrom::size::human;
 use serde_json::json;
 
-use crate::output::{outln, print_json};
+use optrom::outcome::Classify;
+
+use crate::output::{exit_status, fail, fail_io, outln, print_json, read};
 use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
 
 pub fn pack(manifest_path: &Path, out: &Path, report_html: Option<&Path>, json: bool, strict: bool) -> u8 {
-    let text = match optrom::fsio::read(manifest_path) {
+    let text = match read(manifest_path) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("optrom: {e}");
-            return EXIT_UNUSABLE;
-        }
+        Err(code) => return code,
     };
-    let mut manifest = match std::str::from_utf8(&text)
-        .map_err(|e| e.to_string())
-        .and_then(|t| pack::parse_manifest(t).map_err(|e| e.to_string()))
-    {
+    let mut manifest = match pack::parse_manifest_bytes(&text) {
         Ok(m) => m,
-        Err(e) => {
-            eprintln!("optrom: {}: {e}", manifest_path.display());
-            return EXIT_UNUSABLE;
-        }
+        Err(e) => return fail(manifest_path, &e),
     };
     manifest.set.strict |= strict;
     let base = manifest_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -49,18 +42,11 @@ pub fn pack(manifest_path: &Path, out: &Path, report_html: Option<&Path>, json: 
             for line in e.to_string().lines() {
                 eprintln!("optrom: {}: {line}", manifest_path.display());
             }
-            return if e.is_bad_input() { EXIT_UNUSABLE } else { EXIT_FINDINGS };
+            return exit_status(e.failure());
         }
     };
-    if let Err(e) = pack::write_set(&report, out) {
-        eprintln!("optrom: {e}");
-        return EXIT_FINDINGS;
-    }
-    if let Some(html) = report_html
-        && let Err(e) = optrom::fsio::write_atomic(html, optrom::html::render(&report).as_bytes())
-    {
-        eprintln!("optrom: {e}");
-        return EXIT_FINDINGS;
+    if let Err(e) = pack::write_set(&report, out, report_html) {
+        return fail_io(&e);
     }
     if json {
         print_json(&serde_json::to_value(&report).expect("reports serialize"));
@@ -88,7 +74,7 @@ pub fn pack(manifest_path: &Path, out: &Path, report_html: Option<&Path>, json: 
             outln!("{}: {f}", rom.path);
         }
     }
-    outln!("wrote {} ROMs and {}", report.roms.len(), out.join("size-report.json").display());
+    outln!("wrote {} ROMs and {}", report.roms.len(), out.join(pack::SIZE_REPORT).display());
     if let Some(html) = report_html {
         outln!("wrote {}", html.display());
     }

@@ -148,7 +148,7 @@ fn malformed_inputs_fail_with_specific_messages() {
             "halfimage.rom",
             good[..700].to_vec(),
             1,
-            "offset 0x30, field PCIR.ImageLength: image ends at 0x400, past the end of the file (0x2bc)",
+            "offset 0x30, field PCIR.ImageLength: the image is cut off at 0x2bc, the end of the file; it declares its end at 0x400",
         ),
         (
             "zero-length.rom",
@@ -284,13 +284,13 @@ fn compress_decompress_round_trip_and_bad_stream() {
         assert!(out.status.success(), "{:?}", text(&out));
         assert_eq!(std::fs::read(&back).unwrap(), driver, "{format}/{level}");
     }
-    // A truncated stream: exit 1, one line naming file, offset and field, no output file.
+    // A truncated stream: exit 2 (unusable input), one line naming file, offset and field, no output file.
     let stream = std::fs::read(dir.path().join("snponly.efi.fast")).unwrap();
     let cut = temp_with(&dir, "cut.z", &stream[..stream.len() / 2]);
     let target = dir.path().join("never-written.efi");
     let out = optrom(&["decompress", cut.to_str().unwrap(), target.to_str().unwrap()]);
     let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("cut.z: offset 0x") && stderr.contains("field efi stream: truncated"), "{stderr}");
     assert!(!target.exists(), "a failed decompress must not leave an output file");
     assert!(!stderr.contains("option ROM"), "{stderr}");
@@ -298,7 +298,7 @@ fn compress_decompress_round_trip_and_bad_stream() {
     if rom(E1000).is_some() {
         let out = optrom(&["decompress", E1000, target.to_str().unwrap()]);
         let (_, stderr) = text(&out);
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.contains("this is an option ROM, not a stream: `optrom split`"), "{stderr}");
     }
@@ -380,11 +380,11 @@ fn seabios_vga_roms_pci_and_isa_style() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("field PCIR pointer: the ROM has no PCIR") && stdout.contains("[nic-ids]"), "{stdout}");
 
-    // Chain operations refuse it with the field named.
+    // Chain operations refuse it as unusable input (exit 2) with the field named.
     let dir = tempfile::tempdir().unwrap();
     let out = optrom(&["split", ISA, "-o", dir.path().join("parts").to_str().unwrap()]);
     let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("offset 0x18, field PCIR pointer: is 0: no PCI Data Structure"), "{stderr}");
 }
 

@@ -22,10 +22,15 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Runs a command that must fail; returns its stderr.
+/// Runs a command that must refuse its input (exit 2); returns its stderr.
 fn refused(args: &[&str]) -> String {
+    failed_with(2, args)
+}
+
+/// Runs a command that must fail with `code`; returns its stderr.
+fn failed_with(code: i32, args: &[&str]) -> String {
     let out = optrom(args);
-    assert_eq!(out.status.code(), Some(1), "optrom {args:?} should fail");
+    assert_eq!(out.status.code(), Some(code), "optrom {args:?} should fail with {code}");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -378,7 +383,8 @@ fn pad_to_sizes_and_report_overflow() {
     ok(&["pad", &src, "--to", "0x80000", "-o", s(&out)]);
     assert_eq!(std::fs::metadata(&out).unwrap().len(), 524288);
     let before = std::fs::read(&out).unwrap();
-    let err = refused(&["pad", &src, "--to", "128K", "-o", s(&out)]);
+    // Content over the target is a budget miss: exit 1.
+    let err = failed_with(1, &["pad", &src, "--to", "128K", "-o", s(&out)]);
     assert!(err.contains("content is 249344 bytes, 118272 bytes over the 128 KiB target"), "{err}");
     assert_eq!(std::fs::read(&out).unwrap(), before, "a failed pad must leave the output untouched");
 }

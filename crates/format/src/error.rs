@@ -114,7 +114,7 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::Zero => write!(f, "is zero"),
             ErrorKind::PastEnd { end, size } => {
-                write!(f, "image ends at {end:#x}, past the end of the file ({size:#x})")
+                write!(f, "the image is cut off at {size:#x}, the end of the file; it declares its end at {end:#x}")
             }
             ErrorKind::NoLastImage => {
                 write!(f, "the file ends but no image has the last-image bit (indicator bit 7) set")

@@ -63,7 +63,10 @@ pub enum EditError {
     Other(String),
     /// An input file could not be read.
     #[error("{0}")]
-    Io(String),
+    Io(#[from] crate::fsio::IoError),
+    /// A split manifest is not one.
+    #[error("{0}")]
+    Manifest(String),
 }
 
 impl From<FormatError> for EditError {
@@ -118,18 +121,8 @@ pub fn input_images(rom: &[u8]) -> Result<Vec<ImageRef<'_>>, EditError> {
 /// build tools leave it) is first zero-padded to the block size: zeros keep
 /// whatever sum its author computed, where 0xFF padding would break it.
 pub fn combine(inputs: &[&[u8]]) -> Result<Vec<u8>, EditError> {
-    let padded: Vec<std::borrow::Cow<'_, [u8]>> = inputs
-        .iter()
-        .map(|input| {
-            if input.len() % optrom_format::BLOCK == 0 {
-                std::borrow::Cow::Borrowed(*input)
-            } else {
-                let mut v = input.to_vec();
-                v.resize(input.len().next_multiple_of(optrom_format::BLOCK), 0);
-                std::borrow::Cow::Owned(v)
-            }
-        })
-        .collect();
+    let padded: Vec<std::borrow::Cow<'_, [u8]>> =
+        inputs.iter().map(|input| pad_last_block(input)).collect::<Result<_, _>>()?;
     let mut all = Vec::new();
     for input in &padded {
         all.extend(input_images(input)?);
@@ -140,6 +133,23 @@ pub fn combine(inputs: &[&[u8]]) -> Result<Vec<u8>, EditError> {
         out.extend(rechain(image, i + 1 == count));
     }
     Ok(out)
+}
+
+/// A combine input, zero-padded to whole blocks when only the last partial
+/// block is missing. A file cut off earlier is refused with its real length.
+fn pad_last_block(input: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, EditError> {
+    let block_end = input.len().next_multiple_of(optrom_format::BLOCK);
+    match input_images(input) {
+        Err(EditError::Malformed(FormatError { kind: optrom_format::ErrorKind::PastEnd { end, .. }, .. }))
+            if end <= block_end =>
+        {
+            let mut v = input.to_vec();
+            v.resize(block_end, 0);
+            Ok(std::borrow::Cow::Owned(v))
+        }
+        Err(e) => Err(e),
+        Ok(_) => Ok(std::borrow::Cow::Borrowed(input)),
+    }
 }
 
 /// What a ROM's split produced, and how to put it back together.
@@ -247,18 +257,35 @@ pub fn split(rom: &[u8]) -> Result<(SplitManifest, Vec<SplitFile>), EditError> {
     Ok((manifest, files))
 }
 
+/// Parse a manifest written by [`split`]: `line L, column C: what` when it is
+/// not one, `offset N: not UTF-8 text` when it is not text at all.
+pub fn parse_split_manifest(bytes: &[u8]) -> Result<SplitManifest, EditError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        EditError::Manifest(format!("offset {:#x}: not UTF-8 text, not a split manifest (JSON)", e.valid_up_to()))
+    })?;
+    let manifest: SplitManifest = serde_json::from_str(text)
+        .map_err(|e| EditError::Manifest(format!("line {}, column {}: {e}", e.line(), e.column())))?;
+    if manifest.schema != "optrom-split" {
+        return Err(EditError::Manifest(format!(
+            "field schema: {:?} is not \"optrom-split\" (a manifest written by `optrom split`)",
+            manifest.schema
+        )));
+    }
+    Ok(manifest)
+}
+
 /// Rebuild a ROM from a split manifest; `read` loads a file named in it.
 pub fn combine_manifest(
     manifest: &SplitManifest,
-    mut read: impl FnMut(&str) -> Result<Vec<u8>, String>,
+    mut read: impl FnMut(&str) -> Result<Vec<u8>, crate::fsio::IoError>,
 ) -> Result<Vec<u8>, EditError> {
-    let parts = manifest.images.iter().map(|e| read(&e.file)).collect::<Result<Vec<_>, _>>().map_err(EditError::Io)?;
+    let parts = manifest.images.iter().map(|e| read(&e.file)).collect::<Result<Vec<_>, _>>()?;
     let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
     let mut rom = combine(&refs)?;
     match &manifest.trailing {
         None => {}
         Some(TrailingSpec::Fill { bytes, fill }) => rom.resize(rom.len() + *bytes as usize, *fill),
-        Some(TrailingSpec::File { file }) => rom.extend(read(file).map_err(EditError::Io)?),
+        Some(TrailingSpec::File { file }) => rom.extend(read(file)?),
     }
     Ok(rom)
 }

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// A file could not be read or written.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path}: {message}")]
 pub struct IoError {
     /// The file.
@@ -63,28 +63,120 @@ pub fn read(path: &Path) -> Result<Vec<u8>, IoError> {
 /// Write `bytes` to `path` atomically: into a temporary file in the same directory,
 /// flushed, then renamed over the target.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    write_all_atomic(&[], &[(path.to_path_buf(), bytes)])
+}
+
+/// Where a new file at `path` would go is unusable: its directory is missing
+/// (and `may_create` is false) or is not a directory, or `path` is a directory.
+fn check_destination(path: &Path, may_create: bool) -> Result<(), IoError> {
+    let fail = |message: String| Err(IoError { path: path.to_path_buf(), message });
+    if path.is_dir() {
+        return fail("is a directory; give a file name".into());
+    }
     let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
     };
+    // The nearest existing ancestor must be a directory; without `may_create`
+    // it must be the file's own directory.
+    let mut existing = dir;
+    while !existing.exists() {
+        if !may_create {
+            return fail(format!("the directory {} does not exist", dir.display()));
+        }
+        existing = match existing.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+    }
+    if !existing.is_dir() {
+        return fail(format!("{} is not a directory", existing.display()));
+    }
+    Ok(())
+}
+
+/// Write several files so that either all of them are written or none is:
+/// every destination is checked first, then each file is written to a
+/// temporary file beside its destination, and only when all are complete are
+/// they renamed into place. Directories are created for files under one of
+/// `create_under` (an output directory); any other file's directory must exist.
+/// On failure, temporary files and directories this call created are removed.
+pub fn write_all_atomic(create_under: &[&Path], files: &[(PathBuf, &[u8])]) -> Result<(), IoError> {
+    for (path, _) in files {
+        check_destination(path, create_under.iter().any(|root| path.starts_with(root)))?;
+    }
+    let mut created: Vec<PathBuf> = Vec::new();
+    let mut temps: Vec<(PathBuf, &Path)> = Vec::new();
+    let result = (|| {
+        for (path, bytes) in files {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            create_dirs(dir, &mut created)?;
+            let tmp = temp_name(path)?;
+            temps.push((tmp.clone(), path));
+            write_synced(&tmp, bytes).map_err(|e| io_error(path, &e))?;
+        }
+        for (tmp, path) in &temps {
+            fs::rename(tmp, path).map_err(|e| io_error(path, &e))?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for (tmp, _) in &temps {
+            let _ = fs::remove_file(tmp);
+        }
+        for dir in created.iter().rev() {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+    result
+}
+
+/// `create_dir_all`, remembering each directory it made (outermost first).
+fn create_dirs(dir: &Path, created: &mut Vec<PathBuf>) -> Result<(), IoError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dirs(parent, created)?;
+    }
+    fs::create_dir(dir).map_err(|e| io_error(dir, &e))?;
+    created.push(dir.to_path_buf());
+    Ok(())
+}
+
+fn temp_name(path: &Path) -> Result<PathBuf, IoError> {
     let name =
         path.file_name().ok_or_else(|| IoError { path: path.to_path_buf(), message: "not a file name".into() })?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        io_error(path, &e)
-    })
+    Ok(path.with_file_name(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id())))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = fs::File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_files_are_all_written_or_none() {
+        let dir = std::env::temp_dir().join(format!("optrom-fsio-set-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("out");
+        let ok: Vec<(PathBuf, &[u8])> = vec![(out.join("a.rom"), b"a"), (out.join("x86_64/b.rom"), b"b")];
+        write_all_atomic(&[&out], &ok).unwrap();
+        assert_eq!(fs::read(out.join("x86_64/b.rom")).unwrap(), b"b");
+        // A second file in a directory that does not exist: nothing is written.
+        let other = dir.join("other");
+        let bad: Vec<(PathBuf, &[u8])> = vec![(other.join("c.rom"), b"c"), (dir.join("missing/x.html"), b"x")];
+        let e = write_all_atomic(&[&other], &bad).unwrap_err();
+        let left = other.exists();
+        fs::remove_dir_all(&dir).unwrap();
+        assert!(e.message.contains("does not exist"), "{e}");
+        assert!(!left, "the output directory was created although the set failed");
+    }
 
     #[test]
     fn devices_are_refused_without_reading() {

@@ -269,8 +269,13 @@ pub fn inspect(data: &[u8]) -> Result<RomInfo, NotARom> {
         }
     };
     let file_size = data.len() as u64;
-    let content_size = walk.end as u64;
-    let tail = &data[walk.end..];
+    // An image cut off by the end of the file is content up to the end, not
+    // trailing padding: the chain error says where it is cut off.
+    let cut_off =
+        matches!(walk.error, Some(optrom_format::Error { kind: optrom_format::ErrorKind::PastEnd { .. }, .. }));
+    let content_end = if cut_off { data.len() } else { walk.end };
+    let content_size = content_end as u64;
+    let tail = &data[content_end..];
     let fill = if tail.is_empty() {
         "none"
     } else if tail.iter().all(|b| *b == 0) {

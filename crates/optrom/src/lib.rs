@@ -20,6 +20,7 @@ pub mod html;
 pub mod inspect;
 pub mod migrate;
 pub mod nic;
+pub mod outcome;
 pub mod pack;
 pub mod pe;
 pub mod report;

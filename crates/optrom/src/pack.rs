@@ -333,6 +333,15 @@ pub enum Progress {
     Step(String),
 }
 
+/// Parse a manifest file's bytes: as [`parse_manifest`], and a file that is not
+/// text at all is `offset N: not UTF-8 text`.
+pub fn parse_manifest_bytes(bytes: &[u8]) -> Result<Manifest, PackError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        PackError::Manifest(format!("offset {:#x}: not UTF-8 text, not a TOML manifest", e.valid_up_to()))
+    })?;
+    parse_manifest(text)
+}
+
 /// Parse a manifest's text.
 ///
 /// A syntax or schema error is one line: `line L, column C: what`.
@@ -349,14 +358,6 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, PackError> {
             None => message,
         })
     })
-}
-
-impl PackError {
-    /// Whether the manifest or an input it names is unusable (as opposed to a
-    /// set that was built but misses its budget or fails `check`).
-    pub fn is_bad_input(&self) -> bool {
-        matches!(self, PackError::Manifest(_) | PackError::Input { .. })
-    }
 }
 
 struct Ids {
@@ -404,6 +405,27 @@ fn resolve_ids(entry: &NicEntry) -> Result<Ids, PackError> {
     }
     Ok(Ids { vendor, devices })
 }
+
+/// An output name from the manifest: a plain relative path that stays inside
+/// the output directory (no `..`, no root, no `.`), never the size report's name.
+fn output_name(name: &str, key: &str, model: &str) -> Result<String, PackError> {
+    let path = Path::new(name);
+    let plain = !name.is_empty()
+        && path.components().all(|c| matches!(c, std::path::Component::Normal(_)))
+        && !name.ends_with('/');
+    if !plain {
+        return Err(PackError::Manifest(format!(
+            "nic {model}: {key} {name:?} must be a file name or relative path inside the output directory (no '..', no leading '/')"
+        )));
+    }
+    if name == SIZE_REPORT {
+        return Err(PackError::Manifest(format!("nic {model}: {key} {name:?} is the size report's name")));
+    }
+    Ok(name.to_string())
+}
+
+/// The size report `pack` writes beside the ROMs.
+pub const SIZE_REPORT: &str = "size-report.json";
 
 fn default_output(entry: &NicEntry) -> String {
     match nic::find(&entry.model).and_then(|m| m.romfile) {
@@ -508,7 +530,10 @@ pub fn pack(manifest: &Manifest, base: &Path, progress: &mut dyn FnMut(Progress)
             return Err(PackError::Manifest(format!("nic {}: no legacy ROM and no EFI driver given", entry.model)));
         }
 
-        let output = entry.output.clone().unwrap_or_else(|| default_output(entry));
+        let output = match &entry.output {
+            Some(name) => output_name(name, "output", &entry.model)?,
+            None => default_output(entry),
+        };
         let mut outputs: Vec<(String, String, Vec<&Part>)> = Vec::new();
         if matches!(set.layout, Layout::Combined | Layout::Both) {
             outputs.push((output.clone(), "combined".into(), parts.iter().collect()));
@@ -529,11 +554,12 @@ pub fn pack(manifest: &Manifest, base: &Path, progress: &mut dyn FnMut(Progress)
             }
         }
         if let Some(legacy_name) = &entry.legacy_output {
+            let legacy_name = output_name(legacy_name, "legacy_output", &entry.model)?;
             let legacy: Vec<&Part> = parts.iter().filter(|p| p.arch.is_none()).collect();
             if legacy.is_empty() {
                 return Err(PackError::Manifest(format!("nic {}: legacy_output without legacy", entry.model)));
             }
-            outputs.push((legacy_name.clone(), "legacy".into(), legacy));
+            outputs.push((legacy_name, "legacy".into(), legacy));
         }
         for (path, target, chosen) in outputs {
             // A legacy-only ROM has its own, smaller BAR: the EFI ROM's budget does not apply.
@@ -714,22 +740,23 @@ fn read_input(base: &Path, path: &str) -> Result<Vec<u8>, PackError> {
         .map_err(|e| PackError::Input { path: e.path.display().to_string(), message: e.message })
 }
 
-/// Write every ROM of `report` and `size-report.json` under `out`, each file
-/// atomically. Returns the paths written.
-pub fn write_set(report: &PackReport, out: &Path) -> Result<Vec<PathBuf>, crate::fsio::IoError> {
-    let mut written = Vec::new();
-    for rom in &report.roms {
-        let path = out.join(&rom.path);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| crate::fsio::IoError { path: dir.to_path_buf(), message: e.to_string() })?;
-        }
-        crate::fsio::write_atomic(&path, &rom.bytes)?;
-        written.push(path);
-    }
+/// Write every ROM of `report` and `size-report.json` under `out`, and the
+/// HTML size picture to `report_html` when asked: all of them or none (every
+/// destination is checked before anything is written; see
+/// [`crate::fsio::write_all_atomic`]). Returns the paths written.
+pub fn write_set(
+    report: &PackReport,
+    out: &Path,
+    report_html: Option<&Path>,
+) -> Result<Vec<PathBuf>, crate::fsio::IoError> {
     let json = serde_json::to_string_pretty(report).expect("reports serialize") + "\n";
-    let path = out.join("size-report.json");
-    crate::fsio::write_atomic(&path, json.as_bytes())?;
-    written.push(path);
-    Ok(written)
+    let html = report_html.map(|_| crate::html::render(report));
+    let mut files: Vec<(PathBuf, &[u8])> =
+        report.roms.iter().map(|rom| (out.join(&rom.path), rom.bytes.as_slice())).collect();
+    files.push((out.join(SIZE_REPORT), json.as_bytes()));
+    if let (Some(path), Some(html)) = (report_html, &html) {
+        files.push((path.to_path_buf(), html.as_bytes()));
+    }
+    crate::fsio::write_all_atomic(&[out], &files)?;
+    Ok(files.into_iter().map(|(path, _)| path).collect())
 }

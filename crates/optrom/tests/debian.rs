@@ -172,7 +172,11 @@ fn split_combine_keeps_a_broken_checksum_as_it_is() {
     data[0x1000] ^= 0x10;
     let (manifest, files) = optrom::edit::split(&data).unwrap();
     let rebuilt = optrom::edit::combine_manifest(&manifest, |name| {
-        files.iter().find(|f| f.name == name).map(|f| f.bytes.clone()).ok_or_else(|| name.to_string())
+        files
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.bytes.clone())
+            .ok_or_else(|| optrom::fsio::IoError { path: name.into(), message: "not written by split".into() })
     })
     .unwrap();
     assert_eq!(rebuilt, data);
