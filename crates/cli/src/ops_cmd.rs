@@ -254,7 +254,7 @@ pub fn fix_checksum(input: &Path, image: Option<usize>, convention: Option<Conve
                         f.convention
                     ),
                     _ if f.convention == Convention::None => outln!(
-                        "image {}: EFI image with no free header byte, keeps no checksum (EDK2 checks none)",
+                        "image {}: keeps no checksum (an EFI image without a free header byte, EDK2 checks none; or a code type no firmware sums)",
                         f.image
                     ),
                     _ => outln!("image {}: already sums to 0 ({}), unchanged", f.image, f.convention),

@@ -11,7 +11,7 @@ use optrom_format::chain::{self, ImageRef};
 use optrom_format::pcir::{self, Pcir};
 use optrom_format::{CodeType, Error as FormatError};
 
-use crate::checksum::{self, Convention};
+use crate::checksum::{self, ChoiceError, Convention};
 use crate::inspect::efi_driver;
 use crate::size::{bar_size, human};
 
@@ -455,44 +455,33 @@ pub fn fix_checksums(
             pcir_at.and_then(|at| Pcir::new_checked(&image[at..]).ok()).map_or(CodeType::PcAt, |p| p.code_type());
         let span = checksum::span(image, code_type).min(len);
         let sum_before = optrom_format::byte_sum(&image[..span]);
-        let convention = match convention {
-            Some(c) => c,
-            None => match (code_type, checksum::has_ipxe_markers(image)) {
-                // EDK2 checks no EFI checksum: without a free byte, keep none.
-                (CodeType::Efi, _) if pcir_at.and_then(|at| checksum::efi_checksum_byte(image, at)).is_none() => {
-                    fixes.push(ChecksumFix {
-                        image: index,
-                        convention: Convention::None,
-                        sum_before,
-                        byte: None,
-                        values: None,
-                    });
-                    continue;
+        let choice = checksum::choose(image, code_type, pcir_at, convention).map_err(|e| {
+            EditError::Other(match e {
+                ChoiceError::NoSuchByte { code_type, convention } => {
+                    format!("offset {offset:#x}, field checksum: image {index} ({code_type}) has no {convention} byte")
                 }
-                (CodeType::Efi, _) => Convention::EfiHeaderByte,
-                (_, true) => Convention::IpxeByte6,
-                (_, false) if sum_before == 0 => Convention::LastByte,
-                _ => {
-                    return Err(EditError::Other(format!(
-                        "offset {offset:#x}, field checksum: image {index} is not iPXE's and sums to {sum_before:#04x}; no byte can be told free: pass --convention last-byte (byte {:#x}, now {:#04x}) or ipxe-byte6",
-                        offset + span.saturating_sub(1),
-                        image[span.saturating_sub(1)]
-                    )));
-                }
-            },
+                ChoiceError::Ambiguous { sum, last, last_value } => format!(
+                    "offset {offset:#x}, field checksum: image {index} is not iPXE's and sums to {sum:#04x}; no byte can be told free: pass --convention last-byte (byte {:#x}, now {last_value:#04x}) or ipxe-byte6",
+                    offset + last
+                ),
+            })
+        });
+        let convention = match choice? {
+            // EDK2 checks no EFI checksum, no firmware one of other code types.
+            Convention::None => {
+                fixes.push(ChecksumFix {
+                    image: index,
+                    convention: Convention::None,
+                    sum_before,
+                    byte: None,
+                    values: None,
+                });
+                continue;
+            }
+            c => c,
         };
-        let position = match (convention, code_type) {
-            // Only x86 images have the Size512 span these two conventions keep.
-            (Convention::IpxeByte6, CodeType::PcAt) if span > 6 => Some(6),
-            (Convention::LastByte, CodeType::PcAt) => span.checked_sub(1),
-            (Convention::EfiHeaderByte, CodeType::Efi) => pcir_at.and_then(|at| checksum::efi_checksum_byte(image, at)),
-            _ => None,
-        };
-        let Some(at) = position else {
-            return Err(EditError::Other(format!(
-                "offset {offset:#x}, field checksum: image {index} ({code_type}) has no {convention} byte"
-            )));
-        };
+        let at = checksum::position_for(image, code_type, pcir_at, convention)
+            .expect("checksum::choose only returns conventions whose byte the image has");
         if sum_before == 0 {
             fixes.push(ChecksumFix { image: index, convention, sum_before, byte: None, values: None });
             continue;
