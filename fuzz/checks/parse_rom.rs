@@ -31,7 +31,11 @@ pub fn check(data: &[u8]) {
     }
     if let Ok((manifest, files)) = edit::split(data) {
         let rebuilt = edit::combine_manifest(&manifest, |name| {
-            files.iter().find(|f| f.name == name).map(|f| f.bytes.clone()).ok_or_else(|| optrom::fsio::IoError { path: name.into(), message: "not written by split".into() })
+            files
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.bytes.clone())
+                .ok_or_else(|| optrom::fsio::IoError { path: name.into(), message: "not written by split".into() })
         });
         assert_eq!(rebuilt.as_deref().ok(), Some(data), "split + combine must reproduce the input");
     }

@@ -1,24 +1,14 @@
 //! The `optrom` binary as a user runs it, on Debian's ROMs and on broken copies.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-const E1000: &str = "/usr/lib/ipxe/qemu/efi-e1000.rom";
+use common::{E1000, optrom, text};
 
-fn optrom(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_optrom")).args(args).output().expect("run optrom")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
-
+/// A Debian ROM's bytes; `None` (the test returns) only when skipping is allowed.
 fn rom(path: &str) -> Option<Vec<u8>> {
-    match std::fs::read(path) {
-        Ok(b) => Some(b),
-        Err(_) if std::env::var_os("OPTROM_SKIP_EXTERNAL").is_some() => None,
-        Err(e) => panic!("{path}: {e}; install Debian's ipxe-qemu (or set OPTROM_SKIP_EXTERNAL=1)"),
-    }
+    common::have_debian().then(|| std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}")))
 }
 
 fn schema(name: &str) -> jsonschema::Validator {
@@ -33,14 +23,10 @@ fn assert_valid(validator: &jsonschema::Validator, value: &serde_json::Value) {
 }
 
 fn debian_roms() -> Vec<String> {
-    let Ok(dir) = std::fs::read_dir("/usr/lib/ipxe/qemu") else {
-        assert!(std::env::var_os("OPTROM_SKIP_EXTERNAL").is_some(), "install Debian's ipxe-qemu");
+    if !common::have_debian() {
         return vec![];
-    };
-    let mut v: Vec<String> =
-        dir.map(|e| e.unwrap().path().display().to_string()).filter(|p| p.ends_with(".rom")).collect();
-    v.sort();
-    v
+    }
+    common::debian_roms().iter().map(|p| p.display().to_string()).collect()
 }
 
 #[test]

@@ -1,15 +1,14 @@
 //! efirom, combine, split, set-ids and pad as a maintainer runs them, on Debian's
 //! real ROMs and drivers, cross-checked with `optrom info` and EDK2's own decoder.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-const QEMU_DIR: &str = "/usr/lib/ipxe/qemu";
+use common::{IPXE_QEMU_DIR as QEMU_DIR, have_debian, optrom, s};
+
 const NICS: [&str; 8] = ["e1000", "e1000e", "eepro100", "ne2k_pci", "pcnet", "rtl8139", "virtio", "vmxnet3"];
-
-fn optrom(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_optrom")).args(args).output().expect("run optrom")
-}
 
 fn ok(args: &[&str]) -> String {
     let out = optrom(args);
@@ -32,21 +31,6 @@ fn failed_with(code: i32, args: &[&str]) -> String {
     let out = optrom(args);
     assert_eq!(out.status.code(), Some(code), "optrom {args:?} should fail with {code}");
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn have_debian() -> bool {
-    if Path::new(QEMU_DIR).join("efi-e1000.rom").exists() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("OPTROM_SKIP_EXTERNAL").is_some(),
-        "install Debian's ipxe-qemu and ipxe (or set OPTROM_SKIP_EXTERNAL=1)"
-    );
-    false
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn info_json(path: &Path) -> serde_json::Value {
@@ -232,8 +216,7 @@ fn efirom_ids_classes_and_device_lists() {
 #[test]
 fn efirom_refuses_applications_and_unknown_machines() {
     let app = Path::new("/usr/lib/ipxe/snponly.efi");
-    if !app.exists() {
-        assert!(std::env::var_os("OPTROM_SKIP_EXTERNAL").is_some(), "install Debian's ipxe");
+    if !have_debian() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

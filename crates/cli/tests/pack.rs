@@ -2,41 +2,12 @@
 //! them: Debian's set rebuilt from its parts, a multi-architecture set in both
 //! layouts, budgets, the size picture in headless Chromium.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-const QEMU_DIR: &str = "/usr/lib/ipxe/qemu";
-
-fn optrom_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_optrom")).current_dir(dir).args(args).output().expect("run optrom")
-}
-
-fn optrom(args: &[&str]) -> Output {
-    optrom_in(Path::new("."), args)
-}
-
-fn show(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn have_debian() -> bool {
-    if Path::new(QEMU_DIR).join("efi-e1000.rom").exists() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("OPTROM_SKIP_EXTERNAL").is_some(),
-        "install Debian's ipxe-qemu (or set OPTROM_SKIP_EXTERNAL=1)"
-    );
-    false
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
+use common::{IPXE_QEMU_DIR as QEMU_DIR, examples, have_debian, needs, optrom, optrom_in, s, show};
 
 /// Copy the Debian example into `dir` and extract its parts there.
 fn debian_example(dir: &Path) -> PathBuf {
@@ -325,13 +296,10 @@ fn size_picture_renders_in_chromium() {
         return;
     }
     let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| Path::new(p).exists());
-    let Some(chromium) = chromium else {
-        assert!(
-            std::env::var_os("OPTROM_SKIP_CHROMIUM").is_some(),
-            "install Debian's chromium (or set OPTROM_SKIP_CHROMIUM=1)"
-        );
+    if !needs("CHROMIUM", chromium.is_some(), "Debian's chromium") {
         return;
-    };
+    }
+    let chromium = chromium.expect("checked above");
     let tmp = tempfile::tempdir().unwrap();
     let manifest = debian_example(tmp.path());
     let html = tmp.path().join("sizes.html");
@@ -387,8 +355,7 @@ fn real_aa64_driver_from_debian_aavmf() {
     if !have_debian() {
         return;
     }
-    if !fd.exists() {
-        assert!(std::env::var_os("OPTROM_SKIP_QEMU").is_some(), "install qemu-efi-aarch64 (scripts/install-qemu.sh)");
+    if !needs("QEMU", fd.exists(), "qemu-efi-aarch64's AAVMF (scripts/install-qemu.sh)") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -5,24 +5,17 @@
 use std::io::{BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{E1000, optrom};
+
 const QEMU: &str = "qemu-system-x86_64";
-const E1000: &str = "/usr/lib/ipxe/qemu/efi-e1000.rom";
 
 fn have_qemu() -> bool {
-    let ok =
-        Command::new(QEMU).arg("--version").output().is_ok_and(|o| o.status.success()) && Path::new(E1000).exists();
-    assert!(
-        ok || std::env::var_os("OPTROM_SKIP_QEMU").is_some(),
-        "{QEMU} or {E1000} missing: run scripts/install-qemu.sh (or set OPTROM_SKIP_QEMU=1)"
-    );
-    ok
-}
-
-fn optrom(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_optrom")).args(args).output().expect("run optrom")
+    common::have_debian() && common::have_qemu()
 }
 
 /// A QEMU process with an HMP monitor on a unix socket; killed on drop.

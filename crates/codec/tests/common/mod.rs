@@ -8,9 +8,17 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use optrom_codec::Format;
 
-/// True if external checks are explicitly disabled.
+/// True if external checks may be skipped: `OPTROM_SKIP_EXTERNAL=1`, and never
+/// under `CI=true`. A skip is announced with [`skipped`].
 pub fn skip_external() -> bool {
-    std::env::var("OPTROM_SKIP_EXTERNAL").is_ok_and(|v| v == "1")
+    std::env::var("OPTROM_SKIP_EXTERNAL").is_ok_and(|v| v == "1") && !std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Say `SKIPPED: <why>` where the person running the tests reads it: the real
+/// stderr, which libtest does not capture.
+pub fn skipped(why: &str) {
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {why} (OPTROM_SKIP_EXTERNAL=1)");
 }
 
 /// The EDK2 reference codec (a Python helper process).
@@ -30,7 +38,7 @@ impl Edk2 {
     /// `OPTROM_SKIP_EXTERNAL=1`.
     pub fn start() -> Option<Edk2> {
         if skip_external() {
-            eprintln!("OPTROM_SKIP_EXTERNAL=1: skipping checks against EDK2");
+            skipped("the checks against EDK2's codec");
             return None;
         }
         let ok = Command::new("python3")
