@@ -233,6 +233,11 @@ fn efirom_refuses_applications_and_unknown_machines() {
         err.contains("snponly.efi: offset 0x") && err.contains("field Subsystem") && err.contains("EFI application"),
         "{err}"
     );
+    // PE/COFF spec: Subsystem is 68 bytes into the optional header, which
+    // follows the 4-byte signature and the 20-byte COFF header at e_lfanew (0x3C).
+    let pe = std::fs::read(app).unwrap();
+    let subsystem_at = u32::from_le_bytes(pe[0x3C..0x40].try_into().unwrap()) as usize + 4 + 20 + 68;
+    assert!(err.contains(&format!("offset {subsystem_at:#x}, field Subsystem")), "{err}");
     assert!(!out.exists());
     ok(&["efirom", s(app), "--vendor", "8086", "--device", "100e", "--allow-application", "-o", s(&out)]);
     let check = optrom(&["check", s(&out)]);

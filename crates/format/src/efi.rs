@@ -29,7 +29,7 @@ pub mod field {
     pub const COMPRESSION: usize = 0x0C;
     pub const RESERVED: core::ops::Range<usize> = 0x0E..0x16;
     pub const IMAGE_OFFSET: usize = 0x16;
-    pub const PCIR: usize = 0x18;
+    pub const PCIR: usize = crate::chain::PCIR_POINTER;
     pub const END: usize = 0x1A;
 }
 

@@ -27,7 +27,7 @@ pub mod field {
     pub const IPXE: usize = 0x10;
     pub const BOFM: usize = 0x14;
     pub const UNDI: usize = 0x16;
-    pub const PCIR: usize = 0x18;
+    pub const PCIR: usize = crate::chain::PCIR_POINTER;
     pub const PNP: usize = 0x1A;
     pub const END: usize = 0x1C;
 }

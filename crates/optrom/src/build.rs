@@ -130,13 +130,10 @@ pub struct EfiRom {
 /// Validate `driver` as an option-ROM EFI driver and return its PE facts.
 pub fn validate_driver(driver: &[u8], allow_application: bool) -> Result<PeInfo, BuildError> {
     let info = pe::parse(driver).map_err(|e| BuildError::NotPe(e.0))?;
-    let nt = u64::from(u32::from_le_bytes([driver[0x3C], driver[0x3D], driver[0x3E], driver[0x3F]]));
     if !ALLOWED_MACHINES.contains(&info.machine) {
-        return Err(BuildError::Machine { offset: nt + 4, machine: info.machine });
+        return Err(BuildError::Machine { offset: info.offsets.machine, machine: info.machine });
     }
-    // Subsystem sits 68 bytes into the optional header, after the 4-byte signature
-    // and the 20-byte COFF header.
-    let subsystem_at = nt + 24 + 68;
+    let subsystem_at = info.offsets.subsystem;
     match info.subsystem {
         Subsystem::BootServiceDriver | Subsystem::RuntimeDriver => {}
         Subsystem::Application if allow_application => {}

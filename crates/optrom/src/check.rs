@@ -2,10 +2,10 @@
 
 use serde::Serialize;
 
-use optrom_format::{CodeType, Compression, Subsystem};
+use optrom_format::{CodeType, Compression, Subsystem, chain, efi, legacy, pcir};
 
 use crate::finding::{Finding, Severity};
-use crate::inspect::{ImageInfo, RomInfo};
+use crate::inspect::{ImageInfo, PayloadError, RomInfo};
 use crate::nic::NicModel;
 use crate::report::hex16;
 use crate::size::{bar_size, human};
@@ -58,7 +58,7 @@ pub fn check(info: &RomInfo, opts: &CheckOptions<'_>) -> CheckReport {
                 Severity::Note,
                 "code-type",
                 Some(image.index),
-                image.pcir.as_ref().map(|p| image.offset + p.offset + 0x14),
+                image.pcir.as_ref().map(|p| image.offset + p.offset + pcir::field::CODE_TYPE as u64),
                 "PCIR.CodeType",
                 format!("code type {other} is run by neither SeaBIOS nor UEFI firmware"),
             )),
@@ -116,7 +116,7 @@ fn isa_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
         Severity::Warning,
         "no-pcir",
         Some(image.index),
-        Some(image.offset + 0x18),
+        Some(image.offset + chain::PCIR_POINTER as u64),
         "PCIR pointer",
         "no PCI Data Structure (pointer 0): an ISA-style ROM. SeaBIOS runs it from fw_cfg (vgaroms/, genroms/, -option-rom) but skips it in a PCI ROM BAR (romfile=), and UEFI firmware never runs it",
     ));
@@ -124,7 +124,7 @@ fn isa_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
 
 fn seabios_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
     let Some(legacy) = &image.legacy else { return };
-    let at = |field: u64| Some(image.offset + field);
+    let at = |field: usize| Some(image.offset + field as u64);
     if legacy.size512 == 0 {
         out.push(Finding::new(
             Severity::Error,
@@ -170,7 +170,7 @@ fn seabios_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
             Severity::Warning,
             "seabios-pnp",
             Some(image.index),
-            at(0x1A),
+            at(legacy::field::PNP),
             "PnP pointer",
             "no $PnP header: SeaBIOS does not run the init entry at POST but registers it as a legacy BCV, so the ROM gets no boot-menu (BEV) entry",
         ));
@@ -208,21 +208,21 @@ fn seabios_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
 
 fn edk2_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
     let Some(efi) = &image.efi else { return };
-    let at = |field: u64| Some(image.offset + field);
-    let mut err = |rule, field: u64, name: &str, message: String| {
+    let at = |field: usize| Some(image.offset + field as u64);
+    let mut err = |rule, field: usize, name: &str, message: String| {
         out.push(Finding::new(Severity::Error, rule, Some(image.index), at(field), name, message))
     };
     match efi.subsystem {
         Subsystem::BootServiceDriver | Subsystem::RuntimeDriver => {}
         Subsystem::Application => err(
             "edk2-subsystem",
-            0x08,
+            efi::field::SUBSYSTEM,
             "EfiSubsystem",
             "subsystem 10 (EFI application): PciBusDxe skips applications in option ROMs".into(),
         ),
         other => err(
             "edk2-subsystem",
-            0x08,
+            efi::field::SUBSYSTEM,
             "EfiSubsystem",
             format!(
                 "subsystem {other} is not 11 (boot-service driver) or 12 (runtime driver): PciBusDxe skips the image"
@@ -232,7 +232,7 @@ fn edk2_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
     if let Compression::Other(v) = efi.compression {
         err(
             "edk2-compression",
-            0x0C,
+            efi::field::COMPRESSION,
             "CompressionType",
             format!("compression type {v} is above 1: PciBusDxe skips the image"),
         );
@@ -240,7 +240,7 @@ fn edk2_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
     if u64::from(efi.init_size) * 512 > image.length {
         err(
             "edk2-init-size",
-            0x02,
+            efi::field::INIT_SIZE,
             "InitializationSize",
             format!(
                 "InitializationSize {} blocks exceeds ImageLength {} blocks: PciBusDxe skips the image",
@@ -250,18 +250,17 @@ fn edk2_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
         );
     }
     if efi.init_size == 0 {
-        err("edk2-init-size", 0x02, "InitializationSize", "InitializationSize is 0".into());
+        err("edk2-init-size", efi::field::INIT_SIZE, "InitializationSize", "InitializationSize is 0".into());
     }
-    if let Some(reason) = &efi.payload_error
-        && !reason.contains("EFI image offset")
-    {
-        err("edk2-payload", u64::from(efi.image_offset), "EFI payload", reason.clone());
+    // An offset outside the span has its own `efi-offset` finding.
+    if let Some(PayloadError::Header(reason) | PayloadError::Payload(reason)) = &efi.payload_error {
+        err("edk2-payload", usize::from(efi.image_offset), "EFI payload", reason.clone());
     }
     if let Some(pe) = &efi.pe {
         if pe.machine != efi.machine {
             err(
                 "edk2-machine",
-                0x0A,
+                efi::field::MACHINE,
                 "EfiMachineType",
                 format!("header says {} but the PE image is {}", efi.machine, pe.machine),
             );
@@ -271,7 +270,7 @@ fn edk2_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
                 Severity::Warning,
                 "edk2-subsystem",
                 Some(image.index),
-                at(0x08),
+                at(efi::field::SUBSYSTEM),
                 "EfiSubsystem",
                 format!("header says {} but the PE image is {}", efi.subsystem, pe.subsystem),
             ));
@@ -282,7 +281,7 @@ fn edk2_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
             Severity::Warning,
             "edk2-machine",
             Some(image.index),
-            at(0x0A),
+            at(efi::field::MACHINE),
             "EfiMachineType",
             format!("unknown machine type {}: no firmware will load it", efi.machine),
         ));
@@ -316,7 +315,7 @@ fn nic_rules(info: &RomInfo, nic: &NicModel, file_name: Option<&str>, out: &mut 
             Severity::Error,
             "nic-ids",
             Some(*index),
-            Some(0x18),
+            Some(chain::PCIR_POINTER as u64),
             "PCIR pointer",
             format!(
                 "the ROM has no PCIR, so it carries no PCI IDs: as the {}'s romfile SeaBIOS skips it (\"No valid pci signature found\")",
@@ -436,7 +435,7 @@ fn compression_rules(info: &RomInfo, rom: &[u8], out: &mut Vec<Finding>) {
             Severity::Note,
             "efi-uncompressed",
             Some(image.index),
-            Some(image.offset + 0x0C),
+            Some(image.offset + efi::field::COMPRESSION as u64),
             "CompressionType",
             format!(
                 "the {} B EFI driver is stored uncompressed; EFI-compressed (level fast) it takes {compressed} B, \

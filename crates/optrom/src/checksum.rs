@@ -23,7 +23,7 @@
 
 use serde::Serialize;
 
-use optrom_format::{CodeType, EfiHeader, LegacyHeader, Pcir, byte_sum, pcir};
+use optrom_format::{BLOCK, CodeType, EfiHeader, LegacyHeader, Pcir, byte_sum, legacy, pcir};
 
 /// A checksum convention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -58,7 +58,7 @@ impl std::fmt::Display for Convention {
 pub fn span(image: &[u8], code_type: CodeType) -> usize {
     match code_type {
         CodeType::Efi => image.len(),
-        _ => usize::from(image.get(2).copied().unwrap_or(0)) * 512,
+        _ => usize::from(image.get(legacy::field::SIZE512).copied().unwrap_or(0)) * BLOCK,
     }
 }
 

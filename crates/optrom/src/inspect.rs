@@ -221,7 +221,28 @@ pub struct EfiInfo {
     /// The embedded PE header.
     pub pe: Option<PeInfo>,
     /// Why the payload could not be read, when it could not.
-    pub payload_error: Option<String>,
+    pub payload_error: Option<PayloadError>,
+}
+
+/// Why an EFI image's payload could not be read. Serialized as its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    /// The EFI image header is malformed.
+    #[error("{0}")]
+    Header(String),
+    /// `EfiImageHeaderOffset` lies outside the initialization span (reported
+    /// as its own `efi-offset` finding).
+    #[error("{0}")]
+    Offset(String),
+    /// The compressed stream or the embedded PE cannot be read.
+    #[error("{0}")]
+    Payload(String),
+}
+
+impl Serialize for PayloadError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// Checksum facts.
@@ -244,7 +265,7 @@ pub fn inspect(data: &[u8]) -> Result<RomInfo, NotARom> {
     if data.is_empty() {
         return Err(NotARom { offset: 0, field: "file", message: "empty file, not an option ROM".into() });
     }
-    if data.len() < 2 || data[0] != 0x55 || data[1] != 0xAA {
+    if data.get(..2) != Some(&optrom_format::ROM_SIGNATURE.to_le_bytes()[..]) {
         let found = data.iter().take(2).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
         let hint = if data.starts_with(b"MZ") {
             " (this is a PE/COFF image: `optrom efirom` builds an option ROM from an EFI driver)"
@@ -585,7 +606,7 @@ fn efi_info(image: &ImageRef<'_>, problems: &mut Vec<Finding>) -> EfiInfo {
     };
     if let Err(e) = EfiHeaderRepr::parse(&header) {
         let e = e.rebase(image.offset);
-        info.payload_error = Some(e.to_string());
+        info.payload_error = Some(PayloadError::Header(e.to_string()));
         problems.push(Finding::from_format(&e, Some(image.index)));
         return info;
     }
@@ -603,7 +624,7 @@ fn efi_info(image: &ImageRef<'_>, problems: &mut Vec<Finding>) -> EfiInfo {
             "EfiImageHeaderOffset",
             message.clone(),
         ));
-        info.payload_error = Some(message);
+        info.payload_error = Some(PayloadError::Offset(message));
         return info;
     }
     let payload = &bytes[offset..end];
@@ -622,10 +643,10 @@ fn efi_info(image: &ImageRef<'_>, problems: &mut Vec<Finding>) -> EfiInfo {
                     }
                     info.pe = Some(pe);
                 }
-                Err(e) => info.payload_error = Some(format!("embedded PE: {e}")),
+                Err(e) => info.payload_error = Some(PayloadError::Payload(format!("embedded PE: {e}"))),
             }
         }
-        Err(e) => info.payload_error = Some(e),
+        Err(e) => info.payload_error = Some(PayloadError::Payload(e)),
     }
     info
 }

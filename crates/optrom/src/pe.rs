@@ -28,6 +28,19 @@ pub struct PeInfo {
     pub sections: Vec<String>,
     /// Bytes of the file the image occupies: headers and every section's raw data.
     pub file_size: u64,
+    /// File offsets of the COFF `Machine` and optional-header `Subsystem` fields,
+    /// for errors that name them.
+    #[serde(skip)]
+    pub offsets: PeOffsets,
+}
+
+/// Where the fields an option ROM checks sit in the PE file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeOffsets {
+    /// COFF header `Machine`.
+    pub machine: u64,
+    /// Optional header `Subsystem`.
+    pub subsystem: u64,
 }
 
 /// Why a buffer is not a usable PE image.
@@ -45,17 +58,42 @@ pub fn parse(data: &[u8]) -> Result<PeInfo, PeError> {
     match magic {
         pe::IMAGE_NT_OPTIONAL_HDR32_MAGIC => {
             let file = PeFile32::parse(data).map_err(|e| PeError(format!("bad PE32 image: {e}")))?;
-            Ok(info(file.nt_headers(), file.section_table(), "PE32"))
+            let at = offsets::<pe::ImageOptionalHeader32>(data)?;
+            Ok(info(file.nt_headers(), file.section_table(), "PE32", at))
         }
         pe::IMAGE_NT_OPTIONAL_HDR64_MAGIC => {
             let file = PeFile64::parse(data).map_err(|e| PeError(format!("bad PE32+ image: {e}")))?;
-            Ok(info(file.nt_headers(), file.section_table(), "PE32+"))
+            let at = offsets::<pe::ImageOptionalHeader64>(data)?;
+            Ok(info(file.nt_headers(), file.section_table(), "PE32+", at))
         }
         other => Err(PeError(format!("unknown optional-header magic {other:#x}"))),
     }
 }
 
-fn info<H: ImageNtHeaders>(nt: &H, sections: object::read::pe::SectionTable<'_>, format: &'static str) -> PeInfo {
+/// The field offsets, from the DOS header's `e_lfanew` and the layouts of the
+/// NT headers (signature, COFF header, optional header `O`).
+fn offsets<O>(data: &[u8]) -> Result<PeOffsets, PeError> {
+    let dos = pe::ImageDosHeader::parse(data).map_err(|e| PeError(format!("bad DOS header: {e}")))?;
+    let nt = u64::from(dos.nt_headers_offset());
+    let coff = nt + std::mem::size_of::<object::U32<LE>>() as u64;
+    let optional = coff + std::mem::size_of::<pe::ImageFileHeader>() as u64;
+    let subsystem = if std::mem::size_of::<O>() == std::mem::size_of::<pe::ImageOptionalHeader64>() {
+        std::mem::offset_of!(pe::ImageOptionalHeader64, subsystem)
+    } else {
+        std::mem::offset_of!(pe::ImageOptionalHeader32, subsystem)
+    };
+    Ok(PeOffsets {
+        machine: coff + std::mem::offset_of!(pe::ImageFileHeader, machine) as u64,
+        subsystem: optional + subsystem as u64,
+    })
+}
+
+fn info<H: ImageNtHeaders>(
+    nt: &H,
+    sections: object::read::pe::SectionTable<'_>,
+    format: &'static str,
+    offsets: PeOffsets,
+) -> PeInfo {
     let fh = nt.file_header();
     let oh = nt.optional_header();
     let mut file_size = u64::from(oh.size_of_headers());
@@ -77,5 +115,6 @@ fn info<H: ImageNtHeaders>(nt: &H, sections: object::read::pe::SectionTable<'_>,
         timestamp: fh.time_date_stamp.get(LE),
         sections: names,
         file_size,
+        offsets,
     }
 }
