@@ -2,23 +2,14 @@
 
 use std::path::PathBuf;
 
-use optrom::{CheckOptions, nic};
+use optrom::CheckOptions;
+use optrom::nic::Selection;
 use serde_json::json;
 
 use crate::output::{load_with_bytes, outln, print_json};
 use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
 
-pub fn run(files: &[PathBuf], nic_name: Option<&str>, bucket: Option<u64>, json: bool) -> u8 {
-    // `--nic auto`: each file for the model QEMU loads it for by default.
-    let auto = nic_name == Some("auto");
-    let nic = match nic_name.filter(|_| !auto).map(|n| (n, nic::find(n))) {
-        None => None,
-        Some((_, Some(model))) => Some(model),
-        Some((name, None)) => {
-            eprintln!("optrom: unknown NIC model {name:?}; known models: auto, {}", nic::names().join(", "));
-            return EXIT_UNUSABLE;
-        }
-    };
+pub fn run(files: &[PathBuf], selection: Option<Selection>, bucket: Option<u64>, json: bool) -> u8 {
     let mut status = EXIT_OK;
     let mut reports = Vec::new();
     for path in files {
@@ -27,11 +18,7 @@ pub fn run(files: &[PathBuf], nic_name: Option<&str>, bucket: Option<u64>, json:
             continue;
         };
         let file_name = path.file_name().and_then(|n| n.to_str());
-        let nic = match (auto, file_name) {
-            (true, Some(n)) => optrom::migrate::models_for(n).into_iter().find(|m| m.romfile == Some(n)),
-            (true, None) => None,
-            (false, _) => nic,
-        };
+        let nic = selection.and_then(|s| s.model_for(file_name));
         let report = optrom::check(&info, &CheckOptions { nic, bucket, file_name, rom: Some(&bytes) });
         if !report.passed() && status == EXIT_OK {
             status = EXIT_FINDINGS;
@@ -44,16 +31,16 @@ pub fn run(files: &[PathBuf], nic_name: Option<&str>, bucket: Option<u64>, json:
                 "warnings": report.warnings,
                 "findings": report.findings,
             });
-            if nic_name.is_some() {
+            if selection.is_some() {
                 entry["nic"] = json!(nic.map(|m| m.model));
             }
             reports.push(entry);
             continue;
         }
         let verdict = if report.passed() { "ok" } else { "FAILED" };
-        let model = match (auto, nic) {
-            (true, Some(m)) => format!(", as {}'s default romfile", m.model),
-            (true, None) => ", no NIC model loads this file by default".into(),
+        let model = match (selection, nic) {
+            (Some(Selection::Auto), Some(m)) => format!(", as {}'s default romfile", m.model),
+            (Some(Selection::Auto), None) => ", no NIC model loads this file by default".into(),
             _ => String::new(),
         };
         outln!(

@@ -46,9 +46,9 @@ enum Command {
         /// QEMU NIC model the ROM is for (e1000, virtio-net-pci, rtl8139, …), or auto: each
         /// file for the model QEMU loads it for by default (efi-e1000.rom: e1000).
         #[arg(long)]
-        nic: Option<String>,
+        nic: Option<optrom::nic::Selection>,
         /// Size budget the file must fit: 256K, 512KiB, 0x40000, 262144.
-        #[arg(long, value_parser = parse_size_arg)]
+        #[arg(long, value_parser = optrom::parse::bucket)]
         bucket: Option<u64>,
         /// Machine-readable output (schema: docs/check.schema.json).
         #[arg(long)]
@@ -64,7 +64,7 @@ enum Command {
         #[arg(long, default_value = "efi")]
         format: optrom_codec::Format,
         /// fast, default or best.
-        #[arg(long, default_value = "default")]
+        #[arg(long, default_value_t)]
         level: optrom_codec::Level,
         /// Let efi streams use match distances up to 16 KiB: EDK2's decoder accepts
         /// them, the specification does not. Never on by default.
@@ -111,17 +111,14 @@ enum Command {
         /// The ROM.
         rom: PathBuf,
         /// Vendor ID, hex.
-        #[arg(long, value_parser = ops_cmd::parse_id)]
+        #[arg(long, value_parser = optrom::parse::hex_id)]
         vendor: u16,
         /// Device ID, hex; repeat to rewrite the device list in place.
-        #[arg(long = "device", required = true, value_parser = ops_cmd::parse_id)]
+        #[arg(long = "device", required = true, value_parser = optrom::parse::hex_id)]
         devices: Vec<u16>,
-        /// Only this image (index from `optrom info`).
-        #[arg(long, conflicts_with = "all")]
-        image: Option<usize>,
-        /// Every image (the default).
+        /// Only this image (index from `optrom info`); without it, every image.
         #[arg(long)]
-        all: bool,
+        image: Option<usize>,
         /// Output file.
         #[arg(short, long)]
         output: PathBuf,
@@ -143,6 +140,10 @@ enum Command {
         /// Fail when a built ROM has check errors (as `[set] strict = true`).
         #[arg(long)]
         strict: bool,
+        /// Compression level for EFI drivers built from PE files (fast, default,
+        /// best), instead of the manifest's `[set] level`.
+        #[arg(long)]
+        level: Option<optrom_codec::Level>,
     },
     /// Predict whether guests running OLD ROMs migrate to a host with NEW ones (files or set directories).
     MigrateCheck {
@@ -151,8 +152,8 @@ enum Command {
         /// The ROM file or set directory of the new package.
         new: PathBuf,
         /// NIC model, when comparing two files with non-default names.
-        #[arg(long)]
-        nic: Option<String>,
+        #[arg(long, value_parser = optrom::nic::lookup)]
+        nic: Option<&'static optrom::nic::NicModel>,
         /// romsize= pinned on both sides.
         #[arg(long, value_parser = optrom::size::parse_size)]
         romsize: Option<u64>,
@@ -173,10 +174,10 @@ enum Command {
     Resolve {
         /// QEMU target: x86_64, aarch64, riscv64, loongarch64.
         #[arg(long)]
-        target: String,
+        target: optrom::pack::Target,
         /// NIC model.
-        #[arg(long)]
-        nic: String,
+        #[arg(long, value_parser = optrom::nic::lookup)]
+        nic: &'static optrom::nic::NicModel,
         /// romfile= given on the command line (default: the model's).
         #[arg(long)]
         romfile: Option<String>,
@@ -191,7 +192,7 @@ enum Command {
         data_dir: Option<PathBuf>,
         /// Default layout: debian or fedora.
         #[arg(long, default_value = "debian")]
-        distro: String,
+        distro: optrom::resolve::Distro,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -206,8 +207,8 @@ enum Command {
         /// Which byte absorbs the difference: auto (byte 6 of iPXE legacy images,
         /// the free header byte of EFI images), ipxe-byte6, last-byte (of the
         /// Size512 span) or efi-header-byte.
-        #[arg(long, default_value = "auto", value_parser = ops_cmd::parse_convention)]
-        convention: ops_cmd::ConventionArg,
+        #[arg(long, default_value = "auto")]
+        convention: optrom::checksum::Requested,
         /// Output file.
         #[arg(short, long)]
         output: PathBuf,
@@ -217,10 +218,10 @@ enum Command {
         /// The ROM.
         rom: PathBuf,
         /// 256K, 512KiB, 0x40000, 262144, or pow2.
-        #[arg(long, value_parser = ops_cmd::parse_pad_target)]
+        #[arg(long)]
         to: optrom::edit::PadTarget,
         /// Fill byte.
-        #[arg(long, default_value = "0xff", value_parser = ops_cmd::parse_fill)]
+        #[arg(long, default_value = "0xff", value_parser = optrom::parse::fill_byte)]
         fill: u8,
         /// Output file.
         #[arg(short, long)]
@@ -228,19 +229,11 @@ enum Command {
     },
 }
 
-fn parse_size_arg(text: &str) -> Result<u64, String> {
-    let size = optrom::size::parse_size(text)?;
-    if !size.is_power_of_two() {
-        return Err(format!("{size} is not a power of two; QEMU ROM BARs are powers of two"));
-    }
-    Ok(size)
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Info { files, json } => info_cmd::run(&files, json),
-        Command::Check { files, nic, bucket, json } => check_cmd::run(&files, nic.as_deref(), bucket, json),
+        Command::Check { files, nic, bucket, json } => check_cmd::run(&files, nic, bucket, json),
         Command::Compress { input, output, format, level, allow_16k_distances } => {
             codec_cmd::compress(&input, &output, format, level, allow_16k_distances)
         }
@@ -248,21 +241,21 @@ fn main() -> ExitCode {
         Command::Efirom(args) => ops_cmd::efirom(args),
         Command::Combine { inputs, manifest, output } => ops_cmd::combine(&inputs, manifest.as_deref(), &output),
         Command::Split { rom, output } => ops_cmd::split(&rom, &output),
-        Command::SetIds { rom, vendor, devices, image, all: _, output } => {
+        Command::SetIds { rom, vendor, devices, image, output } => {
             ops_cmd::set_ids(&rom, vendor, &devices, image, &output)
         }
         Command::Pad { rom, to, fill, output } => ops_cmd::pad(&rom, to, fill, &output),
         Command::FixChecksum { rom, image, convention, output } => {
-            ops_cmd::fix_checksum(&rom, image, convention.0, &output)
+            ops_cmd::fix_checksum(&rom, image, convention.convention(), &output)
         }
-        Command::Pack { manifest, output, report_html, json, strict } => {
-            set_cmd::pack(&manifest, &output, report_html.as_deref(), json, strict)
+        Command::Pack { manifest, output, report_html, json, strict, level } => {
+            set_cmd::pack(&manifest, &output, report_html.as_deref(), json, strict, level)
         }
         Command::MigrateCheck { old, new, nic, romsize, old_romsize, new_romsize, pci_addr, json } => {
             set_cmd::migrate_check(set_cmd::MigrateArgs {
                 old: &old,
                 new: &new,
-                nic: nic.as_deref(),
+                nic,
                 sizes: optrom::migrate::RomSizes { old: old_romsize.or(romsize), new: new_romsize.or(romsize) },
                 pci_addr: &pci_addr,
                 json,

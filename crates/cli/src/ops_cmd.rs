@@ -8,55 +8,9 @@ use optrom::checksum::Convention;
 use optrom::edit::{self, ImageSelect, PadTarget};
 use optrom::size::human;
 use optrom_codec::Level;
-use optrom_format::Subsystem;
 
 use crate::output::{fail, fail_io, outln, read};
 use crate::{EXIT_OK, EXIT_UNUSABLE};
-
-/// Parse a 16-bit PCI ID: hex, with or without `0x` (`8086`, `0x8086`).
-pub fn parse_id(text: &str) -> Result<u16, String> {
-    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
-    if digits.is_empty() || digits.len() > 4 {
-        return Err(format!("{text:?} is not a 16-bit hex ID (e.g. 8086 or 0x8086)"));
-    }
-    u16::from_str_radix(digits, 16).map_err(|_| format!("{text:?} is not a 16-bit hex ID (e.g. 8086 or 0x8086)"))
-}
-
-/// Parse a 24-bit class code in hex (`020000` = Ethernet controller).
-pub fn parse_class(text: &str) -> Result<u32, String> {
-    let digits = text.strip_prefix("0x").unwrap_or(text);
-    match u32::from_str_radix(digits, 16) {
-        Ok(v) if v <= 0xFF_FFFF && !digits.is_empty() => Ok(v),
-        _ => Err(format!("{text:?} is not a 24-bit hex class code (e.g. 020000)")),
-    }
-}
-
-/// Parse `auto`, `11` or `12`.
-pub fn parse_subsystem(text: &str) -> Result<SubsystemChoice, String> {
-    match text {
-        "auto" => Ok(SubsystemChoice::Auto),
-        "11" => Ok(SubsystemChoice::Force(Subsystem::BootServiceDriver)),
-        "12" => Ok(SubsystemChoice::Force(Subsystem::RuntimeDriver)),
-        _ => Err(format!("{text:?}: expected auto, 11 (boot-service driver) or 12 (runtime driver)")),
-    }
-}
-
-/// Parse `pow2` or a size.
-pub fn parse_pad_target(text: &str) -> Result<PadTarget, String> {
-    if text.eq_ignore_ascii_case("pow2") {
-        return Ok(PadTarget::Pow2);
-    }
-    optrom::size::parse_size(text).map(PadTarget::Bytes)
-}
-
-/// Parse a fill byte (`0xff`, `0x00`, `255`).
-pub fn parse_fill(text: &str) -> Result<u8, String> {
-    let parsed = match text.strip_prefix("0x") {
-        Some(hex) => u8::from_str_radix(hex, 16).ok(),
-        None => text.parse().ok(),
-    };
-    parsed.ok_or_else(|| format!("{text:?} is not a byte (0xff, 0x00)"))
-}
 
 fn write(path: &Path, bytes: &[u8]) -> u8 {
     if let Err(e) = optrom::fsio::write_atomic(path, bytes) {
@@ -81,22 +35,22 @@ pub struct EfiromArgs {
     /// The EFI driver (PE/COFF).
     pub driver: PathBuf,
     /// PCI vendor ID, hex (8086 or 0x8086).
-    #[arg(long, value_parser = parse_id)]
+    #[arg(long, value_parser = optrom::parse::hex_id)]
     pub vendor: u16,
     /// PCI device ID, hex; repeat for a PCI 3.0 device list.
-    #[arg(long = "device", required = true, value_parser = parse_id)]
+    #[arg(long = "device", required = true, value_parser = optrom::parse::hex_id)]
     pub devices: Vec<u16>,
     /// 24-bit class code, hex.
-    #[arg(long, default_value = "020000", value_parser = parse_class)]
+    #[arg(long, default_value = "020000", value_parser = optrom::parse::class_code)]
     pub class: u32,
     /// Code revision.
     #[arg(long, default_value_t = 0)]
     pub revision: u16,
     /// EFI subsystem to declare: auto (the PE's), 11 or 12.
-    #[arg(long, default_value = "auto", value_parser = parse_subsystem)]
+    #[arg(long, default_value = "auto")]
     pub subsystem: SubsystemChoice,
     /// Compression level: fast, default or best.
-    #[arg(long, default_value = "default", conflicts_with = "no_compress")]
+    #[arg(long, default_value_t, conflicts_with = "no_compress")]
     pub level: Level,
     /// Store the driver uncompressed.
     #[arg(long)]
@@ -221,20 +175,6 @@ pub fn set_ids(input: &Path, vendor: u16, devices: &[u16], image: Option<usize>,
         Ok(out) => write(output, &out),
         Err(e) => fail(input, &e),
     }
-}
-
-/// `--convention`: a checksum convention, or `None` for auto.
-#[derive(Debug, Clone, Copy)]
-pub struct ConventionArg(pub Option<Convention>);
-
-pub fn parse_convention(text: &str) -> Result<ConventionArg, String> {
-    Ok(ConventionArg(match text {
-        "auto" => None,
-        "ipxe-byte6" => Some(Convention::IpxeByte6),
-        "last-byte" => Some(Convention::LastByte),
-        "efi-header-byte" => Some(Convention::EfiHeaderByte),
-        _ => return Err(format!("{text:?} is not auto, ipxe-byte6, last-byte or efi-header-byte")),
-    }))
 }
 
 pub fn fix_checksum(input: &Path, image: Option<usize>, convention: Option<Convention>, output: &Path) -> u8 {

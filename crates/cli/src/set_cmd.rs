@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 use optrom::migrate::{self, RomSizes, Verdict};
+use optrom::nic::NicModel;
 use optrom::pack::{self, Progress, Target};
 use optrom::resolve::{self, Distro, SearchPath};
 use optrom::size::human;
@@ -13,18 +14,28 @@ use serde_json::json;
 use optrom::outcome::Classify;
 
 use crate::output::{exit_status, fail, fail_io, outln, print_json, read};
-use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
+use crate::{EXIT_FINDINGS, EXIT_OK};
 
-pub fn pack(manifest_path: &Path, out: &Path, report_html: Option<&Path>, json: bool, strict: bool) -> u8 {
+pub fn pack(
+    manifest_path: &Path,
+    out: &Path,
+    report_html: Option<&Path>,
+    json: bool,
+    strict: bool,
+    level: Option<optrom_codec::Level>,
+) -> u8 {
     let text = match read(manifest_path) {
         Ok(t) => t,
         Err(code) => return code,
     };
-    let mut manifest = match pack::parse_manifest_bytes(&text) {
+    let mut manifest = match pack::Manifest::from_bytes(&text) {
         Ok(m) => m,
         Err(e) => return fail(manifest_path, &e),
     };
     manifest.set.strict |= strict;
+    if let Some(level) = level {
+        manifest.set.level = level;
+    }
     let base = manifest_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").expect("valid template"));
@@ -84,44 +95,18 @@ pub fn pack(manifest_path: &Path, out: &Path, report_html: Option<&Path>, json: 
 pub struct MigrateArgs<'a> {
     pub old: &'a Path,
     pub new: &'a Path,
-    pub nic: Option<&'a str>,
+    pub nic: Option<&'static NicModel>,
     pub sizes: RomSizes,
     pub pci_addr: &'a str,
     pub json: bool,
 }
 
 pub fn migrate_check(a: MigrateArgs<'_>) -> u8 {
-    for p in [a.old, a.new] {
-        if !p.exists() {
-            eprintln!("optrom: {}: No such file or directory", p.display());
-            return EXIT_UNUSABLE;
-        }
-    }
-    let rows = match (a.old.is_dir(), a.new.is_dir()) {
-        (true, true) => migrate::compare_dirs(a.old, a.new, a.sizes, a.pci_addr),
-        (false, false) => {
-            let name = a.new.file_name().and_then(|n| n.to_str()).unwrap_or("rom");
-            let model = match a.nic {
-                Some(n) => match optrom::nic::find(n) {
-                    Some(m) => Some(m),
-                    None => {
-                        eprintln!("optrom: unknown NIC model {n:?}; known models: {}", optrom::nic::names().join(", "));
-                        return EXIT_UNUSABLE;
-                    }
-                },
-                None => migrate::models_for(name).into_iter().next(),
-            };
-            vec![migrate::compare(name, Some(a.old), Some(a.new), model, a.sizes, a.pci_addr)]
-        }
-        _ => {
-            eprintln!(
-                "optrom: {} is a {} and {} a {}: give two ROM files or two ROM-set directories",
-                a.old.display(),
-                if a.old.is_dir() { "directory" } else { "file" },
-                a.new.display(),
-                if a.new.is_dir() { "directory" } else { "file" }
-            );
-            return EXIT_UNUSABLE;
+    let rows = match migrate::compare_paths(a.old, a.new, a.nic, a.sizes, a.pci_addr) {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("optrom: {e}");
+            return exit_status(e.failure());
         }
     };
     let fails = rows.iter().filter(|r| r.verdict == Verdict::Fails).count();
@@ -174,39 +159,20 @@ pub fn migrate_check(a: MigrateArgs<'_>) -> u8 {
 }
 
 pub struct ResolveArgs {
-    pub target: String,
-    pub nic: String,
+    pub target: Target,
+    pub nic: &'static NicModel,
     pub romfile: Option<String>,
     pub dash_l: Vec<PathBuf>,
     pub firmware_path: Option<String>,
     pub data_dir: Option<PathBuf>,
-    pub distro: String,
+    pub distro: Distro,
     pub json: bool,
 }
 
 pub fn resolve(a: ResolveArgs) -> u8 {
-    let Some(target) = Target::parse(&a.target) else {
-        eprintln!("optrom: unknown target {:?}; use x86_64, aarch64, riscv64 or loongarch64", a.target);
-        return EXIT_UNUSABLE;
-    };
-    let Some(model) = optrom::nic::find(&a.nic) else {
-        eprintln!("optrom: unknown NIC model {:?}; known models: {}", a.nic, optrom::nic::names().join(", "));
-        return EXIT_UNUSABLE;
-    };
-    let Some(distro) = Distro::parse(&a.distro) else {
-        eprintln!("optrom: unknown distribution layout {:?}; use debian or fedora", a.distro);
-        return EXIT_UNUSABLE;
-    };
-    let firmware_path = match &a.firmware_path {
-        Some(p) => p.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect(),
-        None => distro.firmware_path().iter().map(PathBuf::from).collect(),
-    };
-    let search = SearchPath {
-        dash_l: a.dash_l,
-        firmware_path,
-        data_dir: a.data_dir.unwrap_or_else(|| PathBuf::from(distro.data_dir())),
-        cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
-    };
+    let (target, model) = (a.target, a.nic);
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let search = SearchPath::new(a.distro, a.dash_l, a.firmware_path.as_deref(), a.data_dir, cwd);
     let res = resolve::resolve(target, model, a.romfile.as_deref(), &search);
     if a.json {
         print_json(&json!({ "schema": "optrom-resolve", "schema_version": 1, "resolution": res }));

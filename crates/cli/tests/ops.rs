@@ -320,7 +320,7 @@ fn set_ids_patches_pcir_and_keeps_checksums() {
     let src = format!("{QEMU_DIR}/efi-e1000.rom");
     let original = std::fs::read(&src).unwrap();
     let out = dir.path().join("82545em.rom");
-    ok(&["set-ids", &src, "--vendor", "8086", "--device", "100f", "--all", "-o", s(&out)]);
+    ok(&["set-ids", &src, "--vendor", "8086", "--device", "100f", "-o", s(&out)]);
     let patched = std::fs::read(&out).unwrap();
     // Byte 6 of the EFI image (inside EfiSignature) is never touched.
     assert_eq!(patched[0x12600 + 6], original[0x12600 + 6]);

@@ -414,7 +414,7 @@ fn bad_manifests_name_the_place_and_write_nothing() {
         (
             "bucket.toml",
             "[set]\nlayout = \"combined\"\nbucket = \"300K\"\n\n[[nic]]\nmodel = \"e1000\"\nlegacy = \"x.rom\"\n",
-            "bucket.toml: [set] bucket: 307200 is not a power of two",
+            "bucket.toml: line 3, column 10: bucket: 307200 is not a power of two",
         ),
         (
             "missing.toml",

@@ -45,6 +45,20 @@ pub enum SubsystemChoice {
     Force(Subsystem),
 }
 
+impl std::str::FromStr for SubsystemChoice {
+    type Err = String;
+
+    /// `auto`, `11` (boot-service driver) or `12` (runtime driver).
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "auto" => Ok(SubsystemChoice::Auto),
+            "11" => Ok(SubsystemChoice::Force(Subsystem::BootServiceDriver)),
+            "12" => Ok(SubsystemChoice::Force(Subsystem::RuntimeDriver)),
+            _ => Err(format!("{text:?}: expected auto, 11 (boot-service driver) or 12 (runtime driver)")),
+        }
+    }
+}
+
 /// Options for [`efi_rom`].
 #[derive(Debug, Clone)]
 pub struct EfiRomOptions {

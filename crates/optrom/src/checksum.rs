@@ -53,6 +53,41 @@ impl std::fmt::Display for Convention {
     }
 }
 
+/// The convention a user asks `fix-checksum` for: `auto` lets [`choose`] decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Requested {
+    /// The convention the image shows ([`choose`] with no request).
+    #[default]
+    Auto,
+    /// This convention.
+    Use(Convention),
+}
+
+impl Requested {
+    /// The convention asked for, `None` for auto.
+    pub fn convention(self) -> Option<Convention> {
+        match self {
+            Requested::Auto => None,
+            Requested::Use(c) => Some(c),
+        }
+    }
+}
+
+impl std::str::FromStr for Requested {
+    type Err = String;
+
+    /// `auto`, `ipxe-byte6`, `last-byte` or `efi-header-byte`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        Ok(match text {
+            "auto" => Requested::Auto,
+            "ipxe-byte6" => Requested::Use(Convention::IpxeByte6),
+            "last-byte" => Requested::Use(Convention::LastByte),
+            "efi-header-byte" => Requested::Use(Convention::EfiHeaderByte),
+            _ => return Err(format!("{text:?} is not auto, ipxe-byte6, last-byte or efi-header-byte")),
+        })
+    }
+}
+
 /// The span firmware sums: `Size512 × 512` for non-EFI images, the whole image
 /// for EFI images. May exceed the image when the header is inconsistent.
 pub fn span(image: &[u8], code_type: CodeType) -> usize {

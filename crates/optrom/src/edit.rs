@@ -376,6 +376,18 @@ pub enum PadTarget {
     Pow2,
 }
 
+impl std::str::FromStr for PadTarget {
+    type Err = String;
+
+    /// `pow2` or a size (`256K`, `512KiB`, `0x40000`, `262144`).
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text.eq_ignore_ascii_case("pow2") {
+            return Ok(PadTarget::Pow2);
+        }
+        crate::size::parse_size(text).map(PadTarget::Bytes)
+    }
+}
+
 /// Drop any padding after the last image and pad the content to `target` with
 /// `fill`.
 pub fn pad(rom: &[u8], target: PadTarget, fill: u8) -> Result<Vec<u8>, EditError> {

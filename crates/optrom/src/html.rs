@@ -46,9 +46,9 @@ pub fn render(report: &PackReport) -> String {
         escape(report.name.as_deref().unwrap_or("ROM set")),
         report.roms.len(),
         match report.layout {
-            crate::pack::Layout::Combined => "combined",
-            crate::pack::Layout::PerArch => "per-arch",
-            crate::pack::Layout::Both => "combined + per-arch",
+            crate::manifest::Layout::Combined => "combined",
+            crate::manifest::Layout::PerArch => "per-arch",
+            crate::manifest::Layout::Both => "combined + per-arch",
         }
     );
     for (i, rom) in report.roms.iter().enumerate() {

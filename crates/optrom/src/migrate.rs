@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::nic::{NIC_MODELS, NicModel};
-use crate::pack::Target;
+use crate::nic::NicModel;
+use crate::platform::Target;
 use crate::size::{bar_size, human};
 
 /// `romsize=` pins for each side.
@@ -153,22 +153,7 @@ pub fn compare(
     row
 }
 
-/// The NIC models whose default romfile is `name`. A `pxe-<nic>.rom` that is no
-/// model's default is the legacy-only ROM QEMU's compat properties load for old
-/// machine types (≤ 1.4) instead of `efi-<nic>.rom`: it maps to those models.
-pub fn models_for(name: &str) -> Vec<&'static NicModel> {
-    let direct: Vec<_> = NIC_MODELS.iter().filter(|m| m.romfile == Some(name)).collect();
-    if !direct.is_empty() {
-        return direct;
-    }
-    match name.strip_prefix("pxe-") {
-        Some(rest) => {
-            let efi = format!("efi-{rest}");
-            NIC_MODELS.iter().filter(|m| m.romfile == Some(efi.as_str())).collect()
-        }
-        None => direct,
-    }
-}
+pub use crate::nic::models_for;
 
 /// Relative paths of the ROM files of a set directory: `*.rom` at the top and in
 /// per-target subdirectories.
@@ -189,6 +174,64 @@ pub fn set_files(dir: &Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// Why two paths cannot be compared.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MigrateError {
+    /// A path does not exist.
+    #[error("{0}: No such file or directory")]
+    Missing(PathBuf),
+    /// One path is a file and the other a directory.
+    #[error("{old} is a {old_kind} and {new} a {new_kind}: give two ROM files or two ROM-set directories")]
+    Mixed {
+        /// OLD.
+        old: PathBuf,
+        /// `file` or `directory`.
+        old_kind: &'static str,
+        /// NEW.
+        new: PathBuf,
+        /// `file` or `directory`.
+        new_kind: &'static str,
+    },
+}
+
+impl crate::outcome::Classify for MigrateError {
+    fn failure(&self) -> crate::outcome::Failure {
+        crate::outcome::Failure::Unusable
+    }
+}
+
+/// Compare OLD and NEW: two set directories (per NIC model, [`compare_dirs`]) or
+/// two ROM files, as used by `nic` — by default the model that loads NEW's file
+/// name (`efi-e1000.rom`: e1000).
+pub fn compare_paths(
+    old: &Path,
+    new: &Path,
+    nic: Option<&'static NicModel>,
+    sizes: RomSizes,
+    pci_addr: &str,
+) -> Result<Vec<MigrationRow>, MigrateError> {
+    for p in [old, new] {
+        if !p.exists() {
+            return Err(MigrateError::Missing(p.to_path_buf()));
+        }
+    }
+    let kind = |p: &Path| if p.is_dir() { "directory" } else { "file" };
+    match (old.is_dir(), new.is_dir()) {
+        (true, true) => Ok(compare_dirs(old, new, sizes, pci_addr)),
+        (false, false) => {
+            let name = new.file_name().and_then(|n| n.to_str()).unwrap_or("rom");
+            let model = nic.or_else(|| models_for(name).into_iter().next());
+            Ok(vec![compare(name, Some(old), Some(new), model, sizes, pci_addr)])
+        }
+        _ => Err(MigrateError::Mixed {
+            old: old.to_path_buf(),
+            old_kind: kind(old),
+            new: new.to_path_buf(),
+            new_kind: kind(new),
+        }),
+    }
 }
 
 /// Compare two ROM-set directories, per NIC model.

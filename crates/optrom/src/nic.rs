@@ -75,6 +75,67 @@ pub fn find(name: &str) -> Option<&'static NicModel> {
         .find(|m| m.model.eq_ignore_ascii_case(name) || m.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
 }
 
+/// The NIC models whose default romfile is `name`. A `pxe-<nic>.rom` that is no
+/// model's default is the legacy-only ROM QEMU's compat properties load for old
+/// machine types (≤ 1.4) instead of `efi-<nic>.rom`: it maps to those models.
+pub fn models_for(name: &str) -> Vec<&'static NicModel> {
+    let direct: Vec<_> = NIC_MODELS.iter().filter(|m| m.romfile == Some(name)).collect();
+    if !direct.is_empty() {
+        return direct;
+    }
+    match name.strip_prefix("pxe-") {
+        Some(rest) => {
+            let efi = format!("efi-{rest}");
+            NIC_MODELS.iter().filter(|m| m.romfile == Some(efi.as_str())).collect()
+        }
+        None => direct,
+    }
+}
+
+/// The model QEMU loads `file_name` for by default (`efi-e1000.rom`: e1000),
+/// if any: what `--nic auto` means for one file.
+pub fn default_for_file(file_name: &str) -> Option<&'static NicModel> {
+    models_for(file_name).into_iter().find(|m| m.romfile == Some(file_name))
+}
+
+/// Find a model by name, or say which names exist.
+pub fn lookup(name: &str) -> Result<&'static NicModel, String> {
+    find(name).ok_or_else(|| format!("unknown NIC model {name:?}; known models: {}", names().join(", ")))
+}
+
+/// What a `--nic` option names: one model, or `auto` (each file for the model
+/// that loads it by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// This model for every file.
+    Model(&'static NicModel),
+    /// Each file for [`default_for_file`].
+    Auto,
+}
+
+impl Selection {
+    /// The model a file named `file_name` is checked for.
+    pub fn model_for(self, file_name: Option<&str>) -> Option<&'static NicModel> {
+        match self {
+            Selection::Model(m) => Some(m),
+            Selection::Auto => file_name.and_then(default_for_file),
+        }
+    }
+}
+
+impl std::str::FromStr for Selection {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        if name == "auto" {
+            return Ok(Selection::Auto);
+        }
+        find(name)
+            .map(Selection::Model)
+            .ok_or_else(|| format!("unknown NIC model {name:?}; known models: auto, {}", names().join(", ")))
+    }
+}
+
 /// Every accepted name, for error messages.
 pub fn names() -> Vec<&'static str> {
     NIC_MODELS.iter().map(|m| m.model).collect()

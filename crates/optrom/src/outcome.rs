@@ -62,6 +62,12 @@ impl Classify for PackError {
     }
 }
 
+impl Classify for crate::manifest::ManifestError {
+    fn failure(&self) -> Failure {
+        Failure::Unusable
+    }
+}
+
 impl Classify for optrom_codec::DecodeError {
     fn failure(&self) -> Failure {
         Failure::Unusable

@@ -1,254 +1,29 @@
-//! Build a whole QEMU NIC ROM set from one TOML manifest (documented in
-//! `docs/manifest.md`): per NIC, a legacy image and EFI drivers per architecture,
-//! laid out as one combined ROM per NIC ("Opt1"), one directory per QEMU target
-//! holding only what that target runs ("Opt2"), or both — each ROM inside a size
-//! budget, reproducibly.
+//! Build a whole QEMU NIC ROM set from one manifest ([`crate::manifest`]): per
+//! NIC, a legacy image and EFI drivers per architecture, laid out as one
+//! combined ROM per NIC ("Opt1"), one directory per QEMU target holding only
+//! what that target runs ("Opt2"), or both — each ROM inside a size budget,
+//! reproducibly.
+//!
+//! [`pack`] is a pipeline: the manifest's NICs are resolved once (IDs, budget,
+//! output names), every input file is read once, the distinct EFI driver builds
+//! run in parallel, each NIC's images become its ROMs, the budgets and `check`
+//! run on the result, and [`write_set`] writes everything or nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use optrom_codec::Level;
 use optrom_format::{CodeType, EfiHeader, Machine};
 
 use crate::build::{self, EfiRomOptions};
 use crate::check::{CheckOptions, check};
 use crate::edit::{self, PadTarget};
 use crate::finding::{Finding, Severity};
+pub use crate::manifest::{Layout, Manifest, ManifestError, NicEntry, PadPolicy, SIZE_REPORT, SetOptions};
 use crate::nic;
-use crate::size::{bar_size, human, parse_size};
-
-/// An EFI architecture a manifest can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Arch {
-    /// x86-64.
-    X64,
-    /// 32-bit x86.
-    Ia32,
-    /// 64-bit ARM.
-    Aa64,
-    /// 64-bit RISC-V.
-    Riscv64,
-    /// 64-bit LoongArch.
-    Loongarch64,
-}
-
-impl Arch {
-    /// The PE machine of this architecture.
-    pub fn machine(self) -> Machine {
-        match self {
-            Arch::X64 => Machine::X64,
-            Arch::Ia32 => Machine::Ia32,
-            Arch::Aa64 => Machine::Aa64,
-            Arch::Riscv64 => Machine::RiscV64,
-            Arch::Loongarch64 => Machine::LoongArch64,
-        }
-    }
-
-    /// The QEMU target (`qemu-system-<target>`) that runs this architecture's firmware.
-    pub fn target(self) -> Target {
-        match self {
-            Arch::X64 | Arch::Ia32 => Target::X86_64,
-            Arch::Aa64 => Target::Aarch64,
-            Arch::Riscv64 => Target::Riscv64,
-            Arch::Loongarch64 => Target::Loongarch64,
-        }
-    }
-
-    /// The manifest name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Arch::X64 => "x64",
-            Arch::Ia32 => "ia32",
-            Arch::Aa64 => "aa64",
-            Arch::Riscv64 => "riscv64",
-            Arch::Loongarch64 => "loongarch64",
-        }
-    }
-}
-
-/// A QEMU system emulator target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Target {
-    /// `qemu-system-x86_64`: legacy BIOS (SeaBIOS) and x64/ia32 UEFI (OVMF).
-    #[serde(rename = "x86_64")]
-    X86_64,
-    /// `qemu-system-aarch64`: AAVMF.
-    Aarch64,
-    /// `qemu-system-riscv64`.
-    Riscv64,
-    /// `qemu-system-loongarch64`.
-    Loongarch64,
-}
-
-impl Target {
-    /// Every target.
-    pub const ALL: [Target; 4] = [Target::X86_64, Target::Aarch64, Target::Riscv64, Target::Loongarch64];
-
-    /// The directory / command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::X86_64 => "x86_64",
-            Target::Aarch64 => "aarch64",
-            Target::Riscv64 => "riscv64",
-            Target::Loongarch64 => "loongarch64",
-        }
-    }
-
-    /// Whether firmware on this target runs legacy x86 images.
-    pub fn runs_legacy(self) -> bool {
-        self == Target::X86_64
-    }
-
-    /// The EFI machines this target's firmware loads.
-    pub fn machines(self) -> &'static [Machine] {
-        match self {
-            Target::X86_64 => &[Machine::X64, Machine::Ia32],
-            Target::Aarch64 => &[Machine::Aa64],
-            Target::Riscv64 => &[Machine::RiscV64],
-            Target::Loongarch64 => &[Machine::LoongArch64],
-        }
-    }
-
-    /// Parse a target name.
-    pub fn parse(name: &str) -> Option<Target> {
-        Target::ALL.into_iter().find(|t| t.name() == name)
-    }
-}
-
-/// Which layout a manifest asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Layout {
-    /// One ROM per NIC with every architecture in it, in the output directory.
-    #[default]
-    Combined,
-    /// One directory per QEMU target, each ROM holding what that target runs.
-    PerArch,
-    /// Both.
-    Both,
-}
-
-/// What to pad each ROM to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PadPolicy {
-    /// No padding.
-    #[default]
-    None,
-    /// Exactly the bucket size, so the ROM BAR never changes while the content fits.
-    Bucket,
-    /// The next power of two (the BAR QEMU makes anyway).
-    Pow2,
-}
-
-/// `[set]`: options for the whole set.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SetOptions {
-    /// Name of the set, for reports.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Layout.
-    #[serde(default)]
-    pub layout: Layout,
-    /// Size budget per ROM (`256K`); `none` for no budget.
-    #[serde(default = "default_bucket")]
-    pub bucket: String,
-    /// Padding policy.
-    #[serde(default)]
-    pub pad: PadPolicy,
-    /// Padding byte.
-    #[serde(default = "default_fill")]
-    pub fill: String,
-    /// Compression level for EFI drivers built from PE files.
-    #[serde(default = "default_level")]
-    pub level: String,
-    /// Class code written into EFI images built from PE files.
-    #[serde(default = "default_class")]
-    pub class: String,
-    /// Fail the build when `check` finds errors in a ROM (otherwise they are reported).
-    #[serde(default)]
-    pub strict: bool,
-}
-
-fn default_bucket() -> String {
-    "256K".into()
-}
-fn default_fill() -> String {
-    "0xff".into()
-}
-fn default_level() -> String {
-    "best".into()
-}
-fn default_class() -> String {
-    "020000".into()
-}
-
-impl Default for SetOptions {
-    fn default() -> Self {
-        SetOptions {
-            name: None,
-            layout: Layout::default(),
-            bucket: default_bucket(),
-            pad: PadPolicy::default(),
-            fill: default_fill(),
-            level: default_level(),
-            class: default_class(),
-            strict: false,
-        }
-    }
-}
-
-/// `[[nic]]`: one NIC model's ROM.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NicEntry {
-    /// QEMU `-device` model.
-    pub model: String,
-    /// Vendor ID (hex); defaults to the model's.
-    #[serde(default)]
-    pub vendor: Option<String>,
-    /// Device ID (hex); defaults to the model's.
-    #[serde(default)]
-    pub device: Option<String>,
-    /// More device IDs for the EFI images' PCI 3.0 device lists.
-    #[serde(default)]
-    pub extra_devices: Vec<String>,
-    /// Name of the ROM with EFI images (default: the model's QEMU romfile name).
-    #[serde(default)]
-    pub output: Option<String>,
-    /// Also write the legacy image alone under this name (`pxe-<nic>.rom`).
-    #[serde(default)]
-    pub legacy_output: Option<String>,
-    /// The legacy (x86 BIOS) ROM.
-    #[serde(default)]
-    pub legacy: Option<String>,
-    /// EFI drivers (PE/COFF) per architecture, built into EFI images.
-    #[serde(default)]
-    pub efi: BTreeMap<Arch, String>,
-    /// Ready EFI ROM images per architecture, used as they are.
-    #[serde(default)]
-    pub efirom: BTreeMap<Arch, String>,
-    /// Per-NIC size budget, overriding `[set] bucket`.
-    #[serde(default)]
-    pub bucket: Option<String>,
-}
-
-/// A ROM-set manifest.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Manifest {
-    /// Set-wide options.
-    #[serde(default)]
-    pub set: SetOptions,
-    /// The NICs.
-    #[serde(rename = "nic", default)]
-    pub nics: Vec<NicEntry>,
-}
+pub use crate::platform::{Arch, Target};
+use crate::size::{bar_size, human};
 
 /// Why a set could not be packed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -333,109 +108,99 @@ pub enum Progress {
     Step(String),
 }
 
-/// Parse a manifest file's bytes: as [`parse_manifest`], and a file that is not
-/// text at all is `offset N: not UTF-8 text`.
-pub fn parse_manifest_bytes(bytes: &[u8]) -> Result<Manifest, PackError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        PackError::Manifest(format!("offset {:#x}: not UTF-8 text, not a TOML manifest", e.valid_up_to()))
-    })?;
-    parse_manifest(text)
+impl From<ManifestError> for PackError {
+    fn from(e: ManifestError) -> Self {
+        PackError::Manifest(e.0)
+    }
 }
 
-/// Parse a manifest's text.
-///
-/// A syntax or schema error is one line: `line L, column C: what`.
+/// Parse a manifest's text ([`Manifest::parse`]).
 pub fn parse_manifest(text: &str) -> Result<Manifest, PackError> {
-    toml::from_str(text).map_err(|e| {
-        let message = e.message().trim_end().replace('\n', " ");
-        PackError::Manifest(match e.span() {
-            Some(span) => {
-                let before = &text[..span.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-                format!("line {line}, column {column}: {message}")
-            }
-            None => message,
-        })
-    })
+    Ok(Manifest::parse(text)?)
 }
 
-struct Ids {
+/// One NIC of the manifest with everything about it decided: IDs (the model's
+/// unless given), budget, output names.
+struct NicPlan<'m> {
+    entry: &'m NicEntry,
+    vendor: u16,
+    devices: Vec<u16>,
+    bucket: Option<u64>,
+    output: String,
+}
+
+fn plan<'m>(entry: &'m NicEntry, set: &SetOptions) -> Result<NicPlan<'m>, PackError> {
+    let known = nic::find(&entry.model);
+    let unknown = |also: &str| {
+        PackError::Manifest(format!("nic {}: unknown QEMU model; give vendor and device{also}", entry.model))
+    };
+    let names = format!(" (known models: {})", nic::names().join(", "));
+    let vendor = entry.vendor.or(known.map(|m| m.vendor)).ok_or_else(|| unknown(&names))?;
+    let device = entry.device.or(known.map(|m| m.device)).ok_or_else(|| unknown(""))?;
+    let mut devices = vec![device];
+    for id in &entry.extra_devices {
+        if !devices.contains(id) {
+            devices.push(*id);
+        }
+    }
+    let output = match (&entry.output, known.and_then(|m| m.romfile)) {
+        (Some(name), _) => name.clone(),
+        (None, Some(name)) if name.starts_with("efi-") => name.to_string(),
+        (None, _) => format!("efi-{}.rom", entry.model),
+    };
+    if entry.legacy.is_none() && entry.efi.is_empty() && entry.efirom.is_empty() {
+        return Err(PackError::Manifest(format!("nic {}: no legacy ROM and no EFI driver given", entry.model)));
+    }
+    if entry.legacy_output.is_some() && entry.legacy.is_none() {
+        return Err(PackError::Manifest(format!("nic {}: legacy_output without legacy", entry.model)));
+    }
+    Ok(NicPlan { entry, vendor, devices, bucket: entry.bucket.unwrap_or(set.bucket), output })
+}
+
+/// Every input file, read once, in manifest order.
+struct Inputs {
+    base: PathBuf,
+    files: HashMap<String, Vec<u8>>,
+}
+
+impl Inputs {
+    fn read_all(base: &Path, plans: &[NicPlan<'_>]) -> Result<Inputs, PackError> {
+        let mut inputs = Inputs { base: base.to_path_buf(), files: HashMap::new() };
+        for plan in plans {
+            let e = plan.entry;
+            for path in e.legacy.iter().chain(arches(e).iter().filter_map(|a| e.efi.get(a).or(e.efirom.get(a)))) {
+                if !inputs.files.contains_key(path) {
+                    let bytes = crate::fsio::read(&base.join(path))
+                        .map_err(|e| PackError::Input { path: e.path.display().to_string(), message: e.message })?;
+                    inputs.files.insert(path.clone(), bytes);
+                }
+            }
+        }
+        Ok(inputs)
+    }
+
+    fn get(&self, path: &str) -> &[u8] {
+        &self.files[path]
+    }
+
+    fn error(&self, path: &str, message: String) -> PackError {
+        PackError::Input { path: self.base.join(path).display().to_string(), message }
+    }
+}
+
+/// An EFI driver build: which input, with which IDs. Builds are shared between
+/// NICs that name the same driver with the same IDs.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct DriverJob {
+    path: String,
     vendor: u16,
     devices: Vec<u16>,
 }
 
-fn hex_id(text: &str, what: &str, model: &str) -> Result<u16, PackError> {
-    let digits = text.strip_prefix("0x").unwrap_or(text);
-    u16::from_str_radix(digits, 16)
-        .ok()
-        .filter(|_| !digits.is_empty() && digits.len() <= 4)
-        .ok_or_else(|| PackError::Manifest(format!("nic {model}: {what} {text:?} is not a 16-bit hex ID")))
-}
-
-fn resolve_ids(entry: &NicEntry) -> Result<Ids, PackError> {
-    let known = nic::find(&entry.model);
-    let vendor = match (&entry.vendor, known) {
-        (Some(v), _) => hex_id(v, "vendor", &entry.model)?,
-        (None, Some(m)) => m.vendor,
-        (None, None) => {
-            return Err(PackError::Manifest(format!(
-                "nic {}: unknown QEMU model; give vendor and device (known models: {})",
-                entry.model,
-                nic::names().join(", ")
-            )));
-        }
-    };
-    let device = match (&entry.device, known) {
-        (Some(d), _) => hex_id(d, "device", &entry.model)?,
-        (None, Some(m)) => m.device,
-        (None, None) => {
-            return Err(PackError::Manifest(format!(
-                "nic {}: unknown QEMU model; give vendor and device",
-                entry.model
-            )));
-        }
-    };
-    let mut devices = vec![device];
-    for extra in &entry.extra_devices {
-        let id = hex_id(extra, "extra device", &entry.model)?;
-        if !devices.contains(&id) {
-            devices.push(id);
-        }
-    }
-    Ok(Ids { vendor, devices })
-}
-
-/// An output name from the manifest: a plain relative path that stays inside
-/// the output directory (no `..`, no root, no `.`), never the size report's name.
-fn output_name(name: &str, key: &str, model: &str) -> Result<String, PackError> {
-    let path = Path::new(name);
-    let plain = !name.is_empty()
-        && path.components().all(|c| matches!(c, std::path::Component::Normal(_)))
-        && !name.ends_with('/');
-    if !plain {
-        return Err(PackError::Manifest(format!(
-            "nic {model}: {key} {name:?} must be a file name or relative path inside the output directory (no '..', no leading '/')"
-        )));
-    }
-    if name == SIZE_REPORT {
-        return Err(PackError::Manifest(format!("nic {model}: {key} {name:?} is the size report's name")));
-    }
-    Ok(name.to_string())
-}
-
-/// The size report `pack` writes beside the ROMs.
-pub const SIZE_REPORT: &str = "size-report.json";
-
-fn default_output(entry: &NicEntry) -> String {
-    match nic::find(&entry.model).and_then(|m| m.romfile) {
-        Some(name) if name.starts_with("efi-") => name.to_string(),
-        _ => format!("efi-{}.rom", entry.model),
-    }
-}
+/// A built EFI ROM image and the driver's machine, or why it failed.
+type BuiltDriver = Result<(Vec<u8>, Machine), String>;
 
 /// A built image ready to be chained.
-#[derive(Clone)]
 struct Part {
     label: String,
     arch: Option<Arch>,
@@ -446,126 +211,25 @@ struct Part {
 /// Nothing is written: the caller writes [`PackedRom::bytes`] (see [`write_set`]).
 pub fn pack(manifest: &Manifest, base: &Path, progress: &mut dyn FnMut(Progress)) -> Result<PackReport, PackError> {
     let set = &manifest.set;
-    let level: Level = set.level.parse().map_err(|e| PackError::Manifest(format!("[set] level: {e}")))?;
-    let class = u32::from_str_radix(set.class.trim_start_matches("0x"), 16)
-        .ok()
-        .filter(|c| *c <= 0xFF_FFFF)
-        .ok_or_else(|| PackError::Manifest(format!("[set] class {:?} is not a 24-bit hex class code", set.class)))?;
-    let fill = parse_fill(&set.fill)?;
-    let set_bucket = parse_bucket(&set.bucket, "[set] bucket")?;
     if manifest.nics.is_empty() {
         return Err(PackError::Manifest("the manifest has no [[nic]] entries".into()));
     }
-    let jobs = driver_jobs(manifest, base);
-    let steps: u64 = jobs.len() as u64 + manifest.nics.iter().map(|n| (n.efirom.len() + 1) as u64).sum::<u64>();
+    let plans = manifest.nics.iter().map(|entry| plan(entry, set)).collect::<Result<Vec<_>, _>>()?;
+    let inputs = Inputs::read_all(base, &plans)?;
+    let jobs = driver_jobs(&plans);
+    let steps = jobs.len() as u64 + plans.iter().map(|p| (p.entry.efirom.len() + 1) as u64).sum::<u64>();
     progress(Progress::Start(steps));
-    let options = |key: &DriverKey| EfiRomOptions {
-        vendor: key.1,
-        devices: key.2.clone(),
-        class_code: class,
-        compression: Some(level),
-        ..Default::default()
-    };
-    let mut built = build_drivers(jobs, &options, progress);
+    let built = build_drivers(&jobs, &inputs, set, progress);
 
     let mut roms = Vec::new();
     let mut seen_outputs = HashMap::new();
-    for entry in &manifest.nics {
-        let ids = resolve_ids(entry)?;
-        let bucket = match &entry.bucket {
-            Some(b) => parse_bucket(b, &format!("nic {} bucket", entry.model))?,
-            None => set_bucket,
-        };
-        let mut parts: Vec<Part> = Vec::new();
-        if let Some(path) = &entry.legacy {
-            let bytes = read_input(base, path)?;
-            let images = edit::input_images(&bytes).map_err(|e| input_error(base, path, e.to_string()))?;
-            if images.iter().any(|i| i.pcir().code_type() != CodeType::PcAt) {
-                return Err(input_error(
-                    base,
-                    path,
-                    "holds non-legacy images; give only the legacy (x86 BIOS) ROM".into(),
-                ));
-            }
-            let end = images.last().map_or(0, |i| i.end());
-            parts.push(Part { label: "legacy".into(), arch: None, bytes: bytes[..end].to_vec() });
-        }
-        for arch in all_arches(entry) {
-            if let Some(path) = entry.efi.get(&arch) {
-                let driver = read_input(base, path)?;
-                let key = (driver, ids.vendor, ids.devices.clone());
-                // Every readable driver was built up front; build here only
-                // what that pass could not see.
-                let rom = match built.get(&key) {
-                    Some(rom) => rom.clone(),
-                    None => {
-                        let rom = build_driver(&key, &options);
-                        built.entry(key).or_insert(rom).clone()
-                    }
-                };
-                let (bytes, machine) = rom.map_err(|e| input_error(base, path, e))?;
-                if machine != arch.machine() {
-                    return Err(input_error(base, path, format!("is a {machine} driver, listed as {}", arch.name())));
-                }
-                parts.push(Part { label: arch.name().into(), arch: Some(arch), bytes });
-            } else if let Some(path) = entry.efirom.get(&arch) {
-                let bytes = read_input(base, path)?;
-                let images = edit::input_images(&bytes).map_err(|e| input_error(base, path, e.to_string()))?;
-                for image in &images {
-                    let machine = EfiHeader::new_checked(image.bytes).map(|h| h.machine()).ok();
-                    if image.pcir().code_type() != CodeType::Efi || machine != Some(arch.machine()) {
-                        return Err(input_error(
-                            base,
-                            path,
-                            format!("image {} is not an EFI {} image", image.index, arch.machine()),
-                        ));
-                    }
-                }
-                let end = images.last().map_or(0, |i| i.end());
-                parts.push(Part { label: arch.name().into(), arch: Some(arch), bytes: bytes[..end].to_vec() });
-                progress(Progress::Step(format!("{} {} image", entry.model, arch.name())));
-            }
-        }
-        if parts.is_empty() {
-            return Err(PackError::Manifest(format!("nic {}: no legacy ROM and no EFI driver given", entry.model)));
-        }
-
-        let output = match &entry.output {
-            Some(name) => output_name(name, "output", &entry.model)?,
-            None => default_output(entry),
-        };
-        let mut outputs: Vec<(String, String, Vec<&Part>)> = Vec::new();
-        if matches!(set.layout, Layout::Combined | Layout::Both) {
-            outputs.push((output.clone(), "combined".into(), parts.iter().collect()));
-        }
-        if matches!(set.layout, Layout::PerArch | Layout::Both) {
-            for target in Target::ALL {
-                let chosen: Vec<&Part> = parts
-                    .iter()
-                    .filter(|p| match p.arch {
-                        None => target.runs_legacy(),
-                        Some(a) => a.target() == target,
-                    })
-                    .collect();
-                if !chosen.iter().any(|p| p.arch.is_some()) {
-                    continue;
-                }
-                outputs.push((format!("{}/{output}", target.name()), target.name().into(), chosen));
-            }
-        }
-        if let Some(legacy_name) = &entry.legacy_output {
-            let legacy_name = output_name(legacy_name, "legacy_output", &entry.model)?;
-            let legacy: Vec<&Part> = parts.iter().filter(|p| p.arch.is_none()).collect();
-            if legacy.is_empty() {
-                return Err(PackError::Manifest(format!("nic {}: legacy_output without legacy", entry.model)));
-            }
-            outputs.push((legacy_name, "legacy".into(), legacy));
-        }
-        for (path, target, chosen) in outputs {
+    for plan in &plans {
+        let parts = nic_images(plan, &inputs, &built, progress)?;
+        for (path, target, chosen) in layouts(plan, set.layout, &parts) {
             // A legacy-only ROM has its own, smaller BAR: the EFI ROM's budget does not apply.
-            let bucket = if target == "legacy" { None } else { bucket };
-            if let Some(other) = seen_outputs.insert(path.clone(), entry.model.clone()) {
-                return Err(PackError::Manifest(format!("nic {} and nic {other} both write {path}", entry.model)));
+            let bucket = if target == "legacy" { None } else { plan.bucket };
+            if let Some(other) = seen_outputs.insert(path.clone(), plan.entry.model.clone()) {
+                return Err(PackError::Manifest(format!("nic {} and nic {other} both write {path}", plan.entry.model)));
             }
             let refs: Vec<&[u8]> = chosen.iter().map(|p| p.bytes.as_slice()).collect();
             let bytes = edit::combine(&refs).map_err(|e| PackError::Manifest(format!("{path}: {e}")))?;
@@ -573,7 +237,7 @@ pub fn pack(manifest: &Manifest, base: &Path, progress: &mut dyn FnMut(Progress)
                 chosen.iter().map(|p| ImageSize { label: p.label.clone(), size: p.bytes.len() as u64 }).collect();
             roms.push(PackedRom {
                 path,
-                nic: entry.model.clone(),
+                nic: plan.entry.model.clone(),
                 target,
                 images,
                 content_size: bytes.len() as u64,
@@ -585,24 +249,166 @@ pub fn pack(manifest: &Manifest, base: &Path, progress: &mut dyn FnMut(Progress)
                 bytes,
             });
         }
-        progress(Progress::Step(format!("{} ROMs", entry.model)));
+        progress(Progress::Step(format!("{} ROMs", plan.entry.model)));
     }
 
     let over: Vec<String> = roms.iter().filter_map(over_budget).collect();
     if !over.is_empty() {
         return Err(PackError::OverBudget(over));
     }
+    let failed = pad_and_check(&mut roms, set)?;
+    if set.strict && !failed.is_empty() {
+        return Err(PackError::Check(failed));
+    }
+    roms.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(PackReport { schema: "optrom-pack", schema_version: 1, name: set.name.clone(), layout: set.layout, roms })
+}
 
+/// The distinct driver builds, in manifest order, with what first names each.
+fn driver_jobs(plans: &[NicPlan<'_>]) -> Vec<(DriverJob, String)> {
+    let mut jobs: Vec<(DriverJob, String)> = Vec::new();
+    for plan in plans {
+        for (arch, path) in &plan.entry.efi {
+            let job = DriverJob { path: path.clone(), vendor: plan.vendor, devices: plan.devices.clone() };
+            if !jobs.iter().any(|(j, _)| *j == job) {
+                jobs.push((job, format!("{} {} driver", plan.entry.model, arch.name())));
+            }
+        }
+    }
+    jobs
+}
+
+/// Build (compress) every job, on as many threads as there are CPUs:
+/// compression dominates `pack` at level best, and each job is independent.
+/// The result does not depend on the thread count.
+fn build_drivers(
+    jobs: &[(DriverJob, String)],
+    inputs: &Inputs,
+    set: &SetOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> HashMap<DriverJob, BuiltDriver> {
+    let build = |job: &DriverJob| -> BuiltDriver {
+        let options = EfiRomOptions {
+            vendor: job.vendor,
+            devices: job.devices.clone(),
+            class_code: set.class,
+            compression: Some(set.level),
+            ..Default::default()
+        };
+        build::efi_rom(inputs.get(&job.path), &options)
+            .map(|rom| (rom.bytes, rom.pe.machine))
+            .map_err(|e| e.to_string())
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<BuiltDriver>> = vec![None; jobs.len()];
+    std::thread::scope(|scope| {
+        let (done, finished) = std::sync::mpsc::channel();
+        for _ in 0..threads {
+            let (done, next, build) = (done.clone(), &next, &build);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((job, _)) = jobs.get(i) else { break };
+                    if done.send((i, build(job))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done);
+        for (i, rom) in finished {
+            progress(Progress::Step(jobs[i].1.clone()));
+            results[i] = Some(rom);
+        }
+    });
+    jobs.iter().zip(results).filter_map(|((job, _), rom)| Some((job.clone(), rom?))).collect()
+}
+
+/// A NIC's images in chain order: the legacy image, then each architecture's
+/// EFI image (built from its driver, or a ready EFI ROM image).
+fn nic_images(
+    plan: &NicPlan<'_>,
+    inputs: &Inputs,
+    built: &HashMap<DriverJob, BuiltDriver>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<Part>, PackError> {
+    let entry = plan.entry;
+    let mut parts = Vec::new();
+    if let Some(path) = &entry.legacy {
+        let bytes = inputs.get(path);
+        let images = edit::input_images(bytes).map_err(|e| inputs.error(path, e.to_string()))?;
+        if images.iter().any(|i| i.pcir().code_type() != CodeType::PcAt) {
+            return Err(inputs.error(path, "holds non-legacy images; give only the legacy (x86 BIOS) ROM".into()));
+        }
+        let end = images.last().map_or(0, |i| i.end());
+        parts.push(Part { label: "legacy".into(), arch: None, bytes: bytes[..end].to_vec() });
+    }
+    for arch in arches(entry) {
+        if let Some(path) = entry.efi.get(&arch) {
+            let job = DriverJob { path: path.clone(), vendor: plan.vendor, devices: plan.devices.clone() };
+            let (bytes, machine) = built[&job].clone().map_err(|e| inputs.error(path, e))?;
+            if machine != arch.machine() {
+                return Err(inputs.error(path, format!("is a {machine} driver, listed as {}", arch.name())));
+            }
+            parts.push(Part { label: arch.name().into(), arch: Some(arch), bytes });
+        } else if let Some(path) = entry.efirom.get(&arch) {
+            let bytes = inputs.get(path);
+            let images = edit::input_images(bytes).map_err(|e| inputs.error(path, e.to_string()))?;
+            for image in &images {
+                let machine = EfiHeader::new_checked(image.bytes).map(|h| h.machine()).ok();
+                if image.pcir().code_type() != CodeType::Efi || machine != Some(arch.machine()) {
+                    return Err(
+                        inputs.error(path, format!("image {} is not an EFI {} image", image.index, arch.machine()))
+                    );
+                }
+            }
+            let end = images.last().map_or(0, |i| i.end());
+            parts.push(Part { label: arch.name().into(), arch: Some(arch), bytes: bytes[..end].to_vec() });
+            progress(Progress::Step(format!("{} {} image", entry.model, arch.name())));
+        }
+    }
+    Ok(parts)
+}
+
+/// The ROMs a NIC's images make in `layout`: (path, target, images).
+fn layouts<'p>(plan: &NicPlan<'_>, layout: Layout, parts: &'p [Part]) -> Vec<(String, String, Vec<&'p Part>)> {
+    let mut outputs = Vec::new();
+    if matches!(layout, Layout::Combined | Layout::Both) {
+        outputs.push((plan.output.clone(), "combined".into(), parts.iter().collect()));
+    }
+    if matches!(layout, Layout::PerArch | Layout::Both) {
+        for target in Target::ALL {
+            let chosen: Vec<&Part> = parts
+                .iter()
+                .filter(|p| match p.arch {
+                    None => target.runs_legacy(),
+                    Some(a) => a.target() == target,
+                })
+                .collect();
+            if chosen.iter().any(|p| p.arch.is_some()) {
+                outputs.push((format!("{}/{}", target.name(), plan.output), target.name().into(), chosen));
+            }
+        }
+    }
+    if let Some(name) = &plan.entry.legacy_output {
+        outputs.push((name.clone(), "legacy".into(), parts.iter().filter(|p| p.arch.is_none()).collect()));
+    }
+    outputs
+}
+
+/// Pad every ROM as the set asks and run `check` on it; returns the errors.
+fn pad_and_check(roms: &mut [PackedRom], set: &SetOptions) -> Result<Vec<String>, PackError> {
     let mut failed = Vec::new();
-    for rom in &mut roms {
+    for rom in roms {
         let target = match (set.pad, rom.bucket) {
             (PadPolicy::Bucket, Some(b)) => Some(PadTarget::Bytes(b)),
             (PadPolicy::Bucket, None) | (PadPolicy::Pow2, _) => Some(PadTarget::Pow2),
             (PadPolicy::None, _) => None,
         };
         if let Some(target) = target {
-            rom.bytes =
-                edit::pad(&rom.bytes, target, fill).map_err(|e| PackError::Manifest(format!("{}: {e}", rom.path)))?;
+            rom.bytes = edit::pad(&rom.bytes, target, set.fill)
+                .map_err(|e| PackError::Manifest(format!("{}: {e}", rom.path)))?;
             rom.file_size = rom.bytes.len() as u64;
             rom.bar_size = bar_size(rom.file_size);
         }
@@ -619,11 +425,7 @@ pub fn pack(manifest: &Manifest, base: &Path, progress: &mut dyn FnMut(Progress)
         }
         rom.findings = report.findings;
     }
-    if set.strict && !failed.is_empty() {
-        return Err(PackError::Check(failed));
-    }
-    roms.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(PackReport { schema: "optrom-pack", schema_version: 1, name: set.name.clone(), layout: set.layout, roms })
+    Ok(failed)
 }
 
 fn over_budget(rom: &PackedRom) -> Option<String> {
@@ -643,101 +445,12 @@ fn over_budget(rom: &PackedRom) -> Option<String> {
     ))
 }
 
-/// A driver build: PE bytes, vendor ID, device IDs.
-type DriverKey = (Vec<u8>, u16, Vec<u16>);
-/// A built EFI ROM image and the driver's machine, or why it failed.
-type BuiltDriver = Result<(Vec<u8>, Machine), String>;
-
-/// The distinct driver builds of the manifest, in manifest order, with the
-/// NIC and architecture that first names each. Entries whose IDs or files
-/// are bad are left out: the main pass reports them in order.
-fn driver_jobs(manifest: &Manifest, base: &Path) -> Vec<(DriverKey, String)> {
-    let mut jobs: Vec<(DriverKey, String)> = Vec::new();
-    for entry in &manifest.nics {
-        let Ok(ids) = resolve_ids(entry) else { continue };
-        for (arch, path) in &entry.efi {
-            let Ok(driver) = read_input(base, path) else { continue };
-            let key = (driver, ids.vendor, ids.devices.clone());
-            if !jobs.iter().any(|(k, _)| *k == key) {
-                jobs.push((key, format!("{} {} driver", entry.model, arch.name())));
-            }
-        }
-    }
-    jobs
-}
-
-fn build_driver(key: &DriverKey, options: &dyn Fn(&DriverKey) -> EfiRomOptions) -> BuiltDriver {
-    build::efi_rom(&key.0, &options(key)).map(|rom| (rom.bytes, rom.pe.machine)).map_err(|e| e.to_string())
-}
-
-/// Build (compress) every job, on as many threads as there are CPUs:
-/// compression dominates `pack` at level best, and each job is independent.
-/// The result does not depend on the thread count.
-fn build_drivers(
-    jobs: Vec<(DriverKey, String)>,
-    options: &(dyn Fn(&DriverKey) -> EfiRomOptions + Sync),
-    progress: &mut dyn FnMut(Progress),
-) -> HashMap<DriverKey, BuiltDriver> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<Option<BuiltDriver>> = vec![None; jobs.len()];
-    std::thread::scope(|scope| {
-        let (done, finished) = std::sync::mpsc::channel();
-        for _ in 0..threads {
-            let (done, next, jobs) = (done.clone(), &next, &jobs);
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((key, _)) = jobs.get(i) else { break };
-                    let rom = build_driver(key, options);
-                    if done.send((i, rom)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(done);
-        for (i, rom) in finished {
-            progress(Progress::Step(jobs[i].1.clone()));
-            results[i] = Some(rom);
-        }
-    });
-    jobs.into_iter().zip(results).filter_map(|((key, _), rom)| Some((key, rom?))).collect()
-}
-
-fn all_arches(entry: &NicEntry) -> Vec<Arch> {
+/// The architectures a NIC names, each once, in order.
+fn arches(entry: &NicEntry) -> Vec<Arch> {
     let mut arches: Vec<Arch> = entry.efi.keys().chain(entry.efirom.keys()).copied().collect();
     arches.sort();
     arches.dedup();
     arches
-}
-
-fn parse_bucket(text: &str, what: &str) -> Result<Option<u64>, PackError> {
-    if text.eq_ignore_ascii_case("none") {
-        return Ok(None);
-    }
-    let size = parse_size(text).map_err(|e| PackError::Manifest(format!("{what}: {e}")))?;
-    if !size.is_power_of_two() {
-        return Err(PackError::Manifest(format!("{what}: {size} is not a power of two (ROM BARs are)")));
-    }
-    Ok(Some(size))
-}
-
-fn parse_fill(text: &str) -> Result<u8, PackError> {
-    let parsed = match text.strip_prefix("0x") {
-        Some(hex) => u8::from_str_radix(hex, 16).ok(),
-        None => text.parse().ok(),
-    };
-    parsed.ok_or_else(|| PackError::Manifest(format!("[set] fill {text:?} is not a byte")))
-}
-
-fn input_error(base: &Path, path: &str, message: String) -> PackError {
-    PackError::Input { path: base.join(path).display().to_string(), message }
-}
-
-fn read_input(base: &Path, path: &str) -> Result<Vec<u8>, PackError> {
-    crate::fsio::read(&base.join(path))
-        .map_err(|e| PackError::Input { path: e.path.display().to_string(), message: e.message })
 }
 
 /// Write every ROM of `report` and `size-report.json` under `out`, and the

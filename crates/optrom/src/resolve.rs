@@ -12,7 +12,7 @@ use serde::Serialize;
 use optrom_format::{CodeType, Machine};
 
 use crate::nic::NicModel;
-use crate::pack::Target;
+use crate::platform::Target;
 
 /// A distribution's QEMU build layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,6 +54,14 @@ impl Distro {
     }
 }
 
+impl std::str::FromStr for Distro {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Distro::parse(name).ok_or_else(|| format!("unknown distribution layout {name:?}; use debian or fedora"))
+    }
+}
+
 /// Where QEMU looks, in order.
 #[derive(Debug, Clone)]
 pub struct SearchPath {
@@ -65,6 +73,30 @@ pub struct SearchPath {
     pub data_dir: PathBuf,
     /// The working directory the bare name is tried in.
     pub cwd: PathBuf,
+}
+
+impl SearchPath {
+    /// The search path of `distro`'s QEMU build with these command-line
+    /// overrides: `firmware_path` is colon-separated as in QEMU's configure
+    /// option; without it and `data_dir`, the distribution's own are used.
+    pub fn new(
+        distro: Distro,
+        dash_l: Vec<PathBuf>,
+        firmware_path: Option<&str>,
+        data_dir: Option<PathBuf>,
+        cwd: PathBuf,
+    ) -> SearchPath {
+        let firmware_path = match firmware_path {
+            Some(p) => p.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect(),
+            None => distro.firmware_path().iter().map(PathBuf::from).collect(),
+        };
+        SearchPath {
+            dash_l,
+            firmware_path,
+            data_dir: data_dir.unwrap_or_else(|| PathBuf::from(distro.data_dir())),
+            cwd,
+        }
+    }
 }
 
 /// One place QEMU tries.

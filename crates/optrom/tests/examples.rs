@@ -11,7 +11,7 @@ fn example_manifests_parse() {
     let multi = parse_manifest(&std::fs::read_to_string(root.join("multiarch.toml")).unwrap()).unwrap();
     assert_eq!(multi.set.layout, Layout::Both);
     assert_eq!(multi.nics[1].efi.len(), 4);
-    assert_eq!(multi.nics[1].extra_devices, ["1041"]);
+    assert_eq!(multi.nics[1].extra_devices, [0x1041]);
 }
 
 #[test]
