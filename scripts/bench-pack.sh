@@ -54,7 +54,7 @@ time_pack() { # binary manifest
     t0=$(date +%s.%N)
     "$1" pack "$2" -o "$WORK/out" >/dev/null 2>&1 || { echo "FAILED: $1 pack $2" >&2; exit 1; }
     t1=$(date +%s.%N)
-    echo "$t1 - $t0" | bc
+    printf "%.3f\n" "$(echo "$t1 - $t0" | bc)"
   done | median
 }
 

@@ -373,11 +373,10 @@ impl Decoder<'_> {
 
 pub(crate) fn decompress(format: Format, input: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
     let total_bits = input.len() as u64 * 8;
-    if input.len() < 8 {
+    let Some((comp, orig)) = crate::stream_sizes(input) else {
         return Err(DecodeError { bit_offset: total_bits, kind: DecodeErrorKind::Truncated });
-    }
-    let comp = u32::from_le_bytes(input[0..4].try_into().unwrap()) as u64;
-    let orig = u32::from_le_bytes(input[4..8].try_into().unwrap()) as u64;
+    };
+    let (comp, orig) = (u64::from(comp), u64::from(orig));
     if orig > limit as u64 {
         return Err(DecodeError {
             bit_offset: 32,

@@ -1,11 +1,13 @@
 //! Encoder front end: level configurations and stream assembly.
 
 use crate::bits::Writer;
-use crate::block::{Codes, CostModel, Hist, Params, Tok};
+use crate::codes::Codes;
+use crate::cost::{CostModel, block_starts, evaluate};
 use crate::parse::{MatchLists, lazy, lazy_from_lists, optimal};
 use crate::polish::polish;
 use crate::split::split;
-use crate::{CompressOptions, Format, Level};
+use crate::token::{Hist, Params, Tok};
+use crate::{CompressOptions, Format, HEADER_LEN, Level, write_stream_sizes};
 
 /// Effort knobs behind a [`Level`].
 #[derive(Clone, Copy, Debug)]
@@ -104,26 +106,13 @@ pub(crate) fn compress_tuned(input: &[u8], opts: &CompressOptions, t: &Tuning) -
     if input.is_empty() {
         // What EfiCompress writes for empty input: an 8-byte all-zero body
         // (decoders return at once because OrigSize is 0).
-        let mut v = vec![8, 0, 0, 0, 0, 0, 0, 0];
-        v.extend_from_slice(&[0; 8]);
+        let mut v = vec![0; HEADER_LEN + 8];
+        write_stream_sizes(&mut v, 8, 0);
         return v;
     }
     let params = params(opts);
     let (toks, ends) = parse(input, &params, t);
     write_stream(input.len(), &toks, &ends, &params)
-}
-
-/// Byte position where each block starts, from token block ends.
-pub(crate) fn block_starts(toks: &[Tok], ends: &[usize]) -> Vec<usize> {
-    let mut starts = Vec::with_capacity(ends.len());
-    let mut pos = 0;
-    let mut ti = 0;
-    for &e in ends {
-        starts.push(pos);
-        pos += toks[ti..e].iter().map(|t| t.len()).sum::<usize>();
-        ti = e;
-    }
-    starts
 }
 
 fn models(coded: &[(Hist, Box<Codes>)], np: usize, mix: Option<(u32, f64)>) -> Vec<CostModel> {
@@ -137,22 +126,6 @@ fn models(coded: &[(Hist, Box<Codes>)], np: usize, mix: Option<(u32, f64)>) -> V
             }
         })
         .collect()
-}
-
-/// Exact size in bits of a parse, with the codes of every block.
-pub(crate) fn evaluate(toks: &[Tok], ends: &[usize], params: &Params) -> (u64, Vec<(Hist, Box<Codes>)>) {
-    let mut s = 0;
-    let mut bits = 0;
-    let v = ends
-        .iter()
-        .map(|&e| {
-            let (b, h, k) = block_cost(&toks[s..e], params);
-            s = e;
-            bits += b;
-            (h, k)
-        })
-        .collect();
-    (bits, v)
 }
 
 fn parse(input: &[u8], params: &Params, t: &Tuning) -> (Vec<Tok>, Vec<usize>) {
@@ -203,16 +176,9 @@ fn parse(input: &[u8], params: &Params, t: &Tuning) -> (Vec<Tok>, Vec<usize>) {
     if t.refine { polish(input, &ml, params, t.chunk, best) } else { best }
 }
 
-/// Exact size in bits of one block, with its histogram and codes.
-pub(crate) fn block_cost(t: &[Tok], params: &Params) -> (u64, Hist, Box<Codes>) {
-    let h = Hist::of(t);
-    let k = Codes::final_codes(&h, params);
-    (k.header_bits(h.n, params) + k.body_bits(&h, params.np), h, k)
-}
-
 fn write_stream(orig: usize, toks: &[Tok], ends: &[usize], params: &Params) -> Vec<u8> {
     let mut w = Writer::new(Vec::with_capacity(orig / 2 + 64));
-    w.out.extend_from_slice(&[0; 8]);
+    w.out.extend_from_slice(&[0; HEADER_LEN]);
     let mut s = 0;
     let mut last_c = 0u64;
     for &e in ends {
@@ -235,8 +201,7 @@ fn write_stream(orig: usize, toks: &[Tok], ends: &[usize], params: &Params) -> V
     if (out.len() as u64) * 8 - last_c < 12 {
         out.push(0);
     }
-    let comp = (out.len() - 8) as u32;
-    out[0..4].copy_from_slice(&comp.to_le_bytes());
-    out[4..8].copy_from_slice(&(orig as u32).to_le_bytes());
+    let comp = (out.len() - HEADER_LEN) as u32;
+    write_stream_sizes(&mut out, comp, orig as u32);
     out
 }

@@ -14,14 +14,17 @@
 //! ([`Level::Best`]). Only `std` is used.
 
 mod bits;
-mod block;
+mod codes;
+mod cost;
 mod decode;
 mod encode;
 mod huffman;
+mod lengths;
 mod matcher;
 mod parse;
 mod polish;
 mod split;
+mod token;
 
 /// Deterministic xorshift64 generator for test inputs.
 #[cfg(test)]
@@ -137,6 +140,13 @@ pub fn stream_sizes(input: &[u8]) -> Option<(u32, u32)> {
         return None;
     }
     Some((u32::from_le_bytes(input[0..4].try_into().ok()?), u32::from_le_bytes(input[4..8].try_into().ok()?)))
+}
+
+/// Write a stream header: compressed size (the bytes after the header), then
+/// original size, both little-endian.
+pub(crate) fn write_stream_sizes(out: &mut [u8], comp: u32, orig: u32) {
+    out[0..4].copy_from_slice(&comp.to_le_bytes());
+    out[4..8].copy_from_slice(&orig.to_le_bytes());
 }
 
 /// One of the three Huffman code tables of a block.

@@ -1,7 +1,8 @@
 //! Parsers: lazy matching and cost-based optimal parsing.
 
-use crate::block::{CostModel, Tok, psym};
+use crate::cost::CostModel;
 use crate::matcher::{MAX_MATCH, MIN_MATCH, Matcher};
+use crate::token::{Tok, psym};
 
 /// Whether a match is worth taking at all under a rough cost model:
 /// short matches at large distances cost more than their literals.
@@ -318,7 +319,8 @@ pub(crate) fn optimal_segments(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::block::{Codes, Hist};
+    use crate::codes::Codes;
+    use crate::token::Hist;
 
     /// Bytes whose statistics change half way: text-like, then code-like.
     fn two_regimes() -> Vec<u8> {

@@ -9,10 +9,11 @@
 //!
 //! [`Level::Best`]: crate::Level::Best
 
-use crate::block::{Codes, CostModel, Hist, Params, Tok, block_bits};
-use crate::encode::{block_cost, block_starts, evaluate};
+use crate::codes::{Codes, block_bits};
+use crate::cost::{CostModel, block_cost, block_starts, evaluate};
 use crate::parse::{MatchLists, optimal_range, optimal_segments};
 use crate::split::{MAX_BLOCK, split};
+use crate::token::{Hist, Params, Tok};
 
 /// Most rounds of (split, refine) after the first refinement.
 const RESPLITS: usize = 1;

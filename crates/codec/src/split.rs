@@ -1,7 +1,8 @@
 //! Cost-based block splitting.
 
-use crate::block::{Codes, Hist, Params, Tok, block_bits, psym};
+use crate::codes::{Codes, block_bits};
 use crate::decode::NC;
+use crate::token::{Hist, Params, Tok, psym};
 
 /// Largest number of symbols in a block the encoder writes.
 pub(crate) const MAX_BLOCK: usize = 65535;

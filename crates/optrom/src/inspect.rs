@@ -658,7 +658,7 @@ fn payload_pe(payload: &[u8], compression: Compression) -> Result<(usize, std::b
         Compression::Efi => {
             let (comp, _orig) = optrom_codec::stream_sizes(payload)
                 .ok_or_else(|| "compressed stream shorter than its 8-byte header".to_string())?;
-            let stored = 8usize.saturating_add(comp as usize);
+            let stored = optrom_codec::HEADER_LEN.saturating_add(comp as usize);
             if stored > payload.len() {
                 return Err(format!(
                     "compressed stream claims {stored} bytes but only {} remain in the image",
