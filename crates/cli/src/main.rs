@@ -3,7 +3,9 @@
 
 mod check_cmd;
 mod codec_cmd;
+mod completions_cmd;
 mod info_cmd;
+mod man_cmd;
 mod ops_cmd;
 mod output;
 mod set_cmd;
@@ -227,6 +229,17 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Print the shell completion script: bash, zsh, fish, elvish or powershell.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page optrom.1 (roff), or write it into a directory.
+    Man {
+        /// Write DIR/optrom.1 instead of printing it.
+        #[arg(short, long, value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -273,6 +286,8 @@ fn main() -> ExitCode {
                 json,
             })
         }
+        Command::Completions { shell } => completions_cmd::run(shell),
+        Command::Man { output } => man_cmd::run(output.as_deref()),
     };
     // Output the reader never took (a closed pipe) does not change the status;
     // output that could not be written at all does.

@@ -8,6 +8,10 @@ fn example_manifests_parse() {
     let debian = parse_manifest(&std::fs::read_to_string(root.join("debian/debian-ipxe-qemu.toml")).unwrap()).unwrap();
     assert_eq!(debian.nics.len(), 8);
     assert_eq!(debian.set.layout, Layout::Combined);
+    let drivers =
+        parse_manifest(&std::fs::read_to_string(root.join("debian/debian-from-drivers.toml")).unwrap()).unwrap();
+    assert_eq!(drivers.nics.len(), 8);
+    assert!(drivers.nics.iter().all(|n| n.efi.len() == 1 && n.efirom.is_empty()));
     let multi = parse_manifest(&std::fs::read_to_string(root.join("multiarch.toml")).unwrap()).unwrap();
     assert_eq!(multi.set.layout, Layout::Both);
     assert_eq!(multi.nics[1].efi.len(), 4);
