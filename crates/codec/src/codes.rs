@@ -161,8 +161,8 @@ impl Codes {
                     best = (b, l);
                 }
             }
-            for _ in 0..DP_ITERS {
-                // T costs of the current choice.
+            // One round of (T costs of the current choice → optimal C lengths).
+            'dp: {
                 k.set_c_lengths(best.1);
                 let tmax = k.t_len.iter().copied().max().unwrap_or(0);
                 let mut tau = [0u32; 17];
@@ -177,14 +177,14 @@ impl Codes {
                 }
                 let l = dp_lengths(&h.c, &tau, &best.1, DP_WINDOW);
                 if l == best.1 || !complete(&l, &h.c) {
-                    break;
+                    break 'dp;
                 }
                 k.set_c_lengths(l);
                 let b = k.t_header_bits() + cbody(&l);
                 if b < best.0 {
                     best = (b, l);
                 } else {
-                    break;
+                    break 'dp;
                 }
             }
             if k.c_len != best.1 {
@@ -404,8 +404,6 @@ impl Codes {
 /// Flattening offsets (in 1/16 of a use) tried on the C frequencies before
 /// the exact optimisation of the C lengths.
 const BETAS: [u32; 4] = [8, 16, 32, 64];
-/// Rounds of (T costs → optimal C lengths).
-const DP_ITERS: usize = 1;
 /// Search window of the C-length optimisation around the Huffman lengths.
 const DP_WINDOW: usize = 2;
 

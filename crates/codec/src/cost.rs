@@ -41,10 +41,7 @@ pub(crate) fn block_cost(t: &[Tok], params: &Params) -> (u64, Hist, Box<Codes>) 
     (k.header_bits(h.n, params) + k.body_bits(&h, params.np), h, k)
 }
 
-/// Cost units per bit.
-pub(crate) const SCALE: u32 = 1;
-
-/// Per-symbol costs (in 1/SCALE bits) derived from a block's codes, for the parser.
+/// Per-symbol costs in bits derived from a block's codes, for the parser.
 #[derive(Clone)]
 pub(crate) struct CostModel {
     pub lit: [u32; 256],
@@ -68,9 +65,9 @@ impl CostModel {
                 u32::from(k.c_len[s])
             };
             if s < 256 {
-                m.lit[s] = c * SCALE;
+                m.lit[s] = c;
             } else {
-                m.len[s - 253] = c * SCALE;
+                m.len[s - 253] = c;
             }
         }
         let pmax = k.p_len[..np].iter().copied().max().unwrap_or(0);
@@ -83,7 +80,7 @@ impl CostModel {
             } else {
                 u32::from(k.p_len[s])
             };
-            m.pos[s] = (base + s.saturating_sub(1) as u32) * SCALE;
+            m.pos[s] = base + s.saturating_sub(1) as u32;
         }
         for s in np..MAX_NP {
             m.pos[s] = u32::MAX / 4;

@@ -15,8 +15,6 @@ use crate::parse::{MatchLists, optimal_range, optimal_segments};
 use crate::split::{MAX_BLOCK, split};
 use crate::token::{Hist, Params, Tok};
 
-/// Most rounds of (split, refine) after the first refinement.
-const RESPLITS: usize = 1;
 /// Refinement rounds a trial merge gets (more rarely change the verdict).
 const MERGE_ROUNDS: usize = 1;
 /// Cost-model variants a block cycles through while it still shrinks (as in
@@ -84,15 +82,13 @@ pub(crate) fn polish(
 ) -> (Vec<Tok>, Vec<usize>) {
     let best = refine_blocks(input, ml, params, best);
     let mut best = merge_blocks(input, ml, params, best);
-    let (mut best_bits, _) = evaluate(&best.0, &best.1, params);
-    for _ in 0..RESPLITS {
-        let ends = split(&best.0, params, chunk);
-        let cand = refine_blocks(input, ml, params, (best.0.clone(), ends));
-        let (bits, _) = evaluate(&cand.0, &cand.1, params);
-        if bits >= best_bits {
-            break;
-        }
-        (best, best_bits) = (cand, bits);
+    let (best_bits, _) = evaluate(&best.0, &best.1, params);
+    // Re-split the refined parse once; keep it if it is smaller.
+    let ends = split(&best.0, params, chunk);
+    let cand = refine_blocks(input, ml, params, (best.0.clone(), ends));
+    let (bits, _) = evaluate(&cand.0, &cand.1, params);
+    if bits < best_bits {
+        best = cand;
     }
     let blocks = free_boundaries(input, ml, params, chunk, to_blocks(input.len(), best));
     let blocks = shift_boundaries(params, blocks);

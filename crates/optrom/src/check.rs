@@ -151,7 +151,7 @@ fn seabios_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
             ),
         ));
     }
-    if !matches!(legacy.entry.get(..2), Some("eb" | "e9" | "e8")) {
+    if !legacy.entry_is_jump {
         out.push(Finding::new(
             Severity::Warning,
             "seabios-entry",

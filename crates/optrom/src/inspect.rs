@@ -129,6 +129,9 @@ pub struct LegacyInfo {
     pub init_size: u64,
     /// Entry bytes, hex.
     pub entry: String,
+    /// Whether the entry is a jump or call a BIOS can execute.
+    #[serde(skip)]
+    pub entry_is_jump: bool,
     /// `$PnP` headers in chain order.
     pub pnp: Vec<PnpInfo>,
     /// PXE UNDI ROM ID.
@@ -466,6 +469,7 @@ fn legacy_info(image: At<'_>, problems: &mut Vec<Finding>) -> LegacyInfo {
         size512: header.size512(),
         init_size: u64::from(header.size512()) * 512,
         entry: entry.iter().map(|b| format!("{b:02x}")).collect(),
+        entry_is_jump: header.entry_is_jump(),
         pnp: pnp_chain(image, header.pnp_offset(), problems),
         undi: undi_info(bytes, header.undi_offset()),
         ipxe: ipxe_info(bytes, header.ipxe_offset()),
