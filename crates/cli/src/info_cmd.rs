@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use optrom::inspect::{ImageInfo, RomInfo};
-use optrom::report::hex16;
+use optrom::serialize::hex16;
 use optrom::size::human;
 use optrom::{Finding, Severity};
 use serde_json::json;

@@ -4,11 +4,13 @@
 mod check_cmd;
 mod codec_cmd;
 mod completions_cmd;
+mod edit_cmd;
 mod info_cmd;
 mod man_cmd;
-mod ops_cmd;
+mod migrate_cmd;
 mod output;
-mod set_cmd;
+mod pack_cmd;
+mod resolve_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -87,7 +89,7 @@ enum Command {
         limit: u64,
     },
     /// Build an EFI option ROM image from a PE/COFF EFI driver.
-    Efirom(ops_cmd::EfiromArgs),
+    Efirom(edit_cmd::EfiromArgs),
     /// Chain the images of several ROMs (or a split manifest) into one ROM.
     Combine {
         /// Input ROMs, in order; each may itself hold several images or padding.
@@ -251,21 +253,21 @@ fn main() -> ExitCode {
             codec_cmd::compress(&input, &output, format, level, allow_16k_distances)
         }
         Command::Decompress { input, output, format, limit } => codec_cmd::decompress(&input, &output, format, limit),
-        Command::Efirom(args) => ops_cmd::efirom(args),
-        Command::Combine { inputs, manifest, output } => ops_cmd::combine(&inputs, manifest.as_deref(), &output),
-        Command::Split { rom, output } => ops_cmd::split(&rom, &output),
+        Command::Efirom(args) => edit_cmd::efirom(args),
+        Command::Combine { inputs, manifest, output } => edit_cmd::combine(&inputs, manifest.as_deref(), &output),
+        Command::Split { rom, output } => edit_cmd::split(&rom, &output),
         Command::SetIds { rom, vendor, devices, image, output } => {
-            ops_cmd::set_ids(&rom, vendor, &devices, image, &output)
+            edit_cmd::set_ids(&rom, vendor, &devices, image, &output)
         }
-        Command::Pad { rom, to, fill, output } => ops_cmd::pad(&rom, to, fill, &output),
+        Command::Pad { rom, to, fill, output } => edit_cmd::pad(&rom, to, fill, &output),
         Command::FixChecksum { rom, image, convention, output } => {
-            ops_cmd::fix_checksum(&rom, image, convention.convention(), &output)
+            edit_cmd::fix_checksum(&rom, image, convention.convention(), &output)
         }
         Command::Pack { manifest, output, report_html, json, strict, level } => {
-            set_cmd::pack(&manifest, &output, report_html.as_deref(), json, strict, level)
+            pack_cmd::pack(&manifest, &output, report_html.as_deref(), json, strict, level)
         }
         Command::MigrateCheck { old, new, nic, romsize, old_romsize, new_romsize, pci_addr, json } => {
-            set_cmd::migrate_check(set_cmd::MigrateArgs {
+            migrate_cmd::migrate_check(migrate_cmd::MigrateArgs {
                 old: &old,
                 new: &new,
                 nic,
@@ -275,7 +277,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Resolve { target, nic, romfile, dash_l, firmware_path, data_dir, distro, json } => {
-            set_cmd::resolve(set_cmd::ResolveArgs {
+            resolve_cmd::resolve(resolve_cmd::ResolveArgs {
                 target,
                 nic,
                 romfile,

@@ -7,7 +7,7 @@ use optrom_format::{CodeType, Compression, Subsystem, chain, efi, legacy, pcir};
 use crate::finding::{Finding, Severity};
 use crate::inspect::{ImageInfo, PayloadError, RomInfo};
 use crate::nic::NicModel;
-use crate::report::hex16;
+use crate::serialize::hex16;
 use crate::size::{bar_size, human};
 
 /// What to check a ROM against, beyond the always-on rules.

@@ -12,7 +12,9 @@ use optrom_format::{
 use crate::checksum::{self, Convention};
 use crate::finding::{Finding, Severity};
 use crate::pe::{self, PeInfo};
-use crate::report::{ser_class, ser_code_type, ser_compression, ser_hex16, ser_hex16_list, ser_machine, ser_subsystem};
+use crate::serialize::{
+    ser_class, ser_code_type, ser_compression, ser_hex16, ser_hex16_list, ser_machine, ser_subsystem,
+};
 use crate::size::bar_size;
 
 /// Upper bound on a decompressed EFI driver. An image is at most 0xFFFF × 512
@@ -369,7 +371,7 @@ fn image_info(image: &ImageRef<'_>, problems: &mut Vec<Finding>) -> ImageInfo {
 
     let (legacy, efi) = match code_type {
         CodeType::Efi => (None, Some(efi_info(image, problems))),
-        _ => (Some(legacy_info(At::of(image), problems)), None),
+        _ => (Some(legacy_info(LegacyImage::of(image), problems)), None),
     };
 
     let checksum = checksum_info(image, problems);
@@ -414,7 +416,7 @@ fn checksum_info(image: &ImageRef<'_>, problems: &mut Vec<Finding>) -> ChecksumI
 
 /// The one image of an ISA-style ROM: a legacy header without a PCIR.
 fn isa_image_info(bytes: &[u8], problems: &mut Vec<Finding>) -> ImageInfo {
-    let image = At { index: 0, offset: 0, bytes };
+    let image = LegacyImage { index: 0, offset: 0, bytes };
     let span = checksum::span(bytes, CodeType::PcAt);
     let sum = byte_sum(&bytes[..span.min(bytes.len())]);
     if span > bytes.len() {
@@ -449,19 +451,19 @@ fn isa_image_info(bytes: &[u8], problems: &mut Vec<Finding>) -> ImageInfo {
 /// Where an image sits: what the legacy-header helpers need, for PCI images
 /// and ISA-style ones alike.
 #[derive(Clone, Copy)]
-struct At<'a> {
+struct LegacyImage<'a> {
     index: usize,
     offset: usize,
     bytes: &'a [u8],
 }
 
-impl<'a> At<'a> {
-    fn of(image: &ImageRef<'a>) -> At<'a> {
-        At { index: image.index, offset: image.offset, bytes: image.bytes }
+impl<'a> LegacyImage<'a> {
+    fn of(image: &ImageRef<'a>) -> LegacyImage<'a> {
+        LegacyImage { index: image.index, offset: image.offset, bytes: image.bytes }
     }
 }
 
-fn legacy_info(image: At<'_>, problems: &mut Vec<Finding>) -> LegacyInfo {
+fn legacy_info(image: LegacyImage<'_>, problems: &mut Vec<Finding>) -> LegacyInfo {
     let bytes = image.bytes;
     let header = LegacyHeader::new_unchecked(bytes);
     let entry = header.entry();
@@ -476,7 +478,7 @@ fn legacy_info(image: At<'_>, problems: &mut Vec<Finding>) -> LegacyInfo {
     }
 }
 
-fn pnp_chain(image: At<'_>, first: u16, problems: &mut Vec<Finding>) -> Vec<PnpInfo> {
+fn pnp_chain(image: LegacyImage<'_>, first: u16, problems: &mut Vec<Finding>) -> Vec<PnpInfo> {
     let bytes = image.bytes;
     let mut out = Vec::new();
     let mut at = usize::from(first);

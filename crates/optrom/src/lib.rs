@@ -26,10 +26,15 @@ pub mod pack;
 pub mod parse;
 pub mod pe;
 pub mod platform;
-pub mod report;
 pub mod resolve;
+pub mod serialize;
 pub mod size;
 
 pub use check::{CheckOptions, CheckReport, check};
 pub use finding::{Finding, Severity};
 pub use inspect::{NotARom, RomInfo, inspect};
+
+/// The serialization helpers under their old name (`report`), for code written
+/// before the rename to [`serialize`].
+#[doc(hidden)]
+pub use serialize as report;

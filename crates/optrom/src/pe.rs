@@ -11,10 +11,10 @@ use optrom_format::{Machine, Subsystem};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PeInfo {
     /// COFF machine.
-    #[serde(serialize_with = "crate::report::ser_machine")]
+    #[serde(serialize_with = "crate::serialize::ser_machine")]
     pub machine: Machine,
     /// Optional-header subsystem.
-    #[serde(serialize_with = "crate::report::ser_subsystem")]
+    #[serde(serialize_with = "crate::serialize::ser_subsystem")]
     pub subsystem: Subsystem,
     /// `PE32` or `PE32+`.
     pub format: &'static str,

@@ -1,5 +1,6 @@
-//! `optrom efirom`, `combine`, `split`, `set-ids`, `pad`: thin wrappers that read
-//! files, call the library, and write outputs atomically.
+//! `optrom efirom`, `combine`, `split`, `set-ids`, `pad`, `fix-checksum`: the
+//! commands that write ROMs. Each reads its inputs, calls the library and
+//! writes its outputs atomically.
 
 use std::path::{Path, PathBuf};
 
