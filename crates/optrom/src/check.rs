@@ -140,9 +140,10 @@ fn seabios_rules(image: &ImageInfo, out: &mut Vec<Finding>) {
             Severity::Error,
             "seabios-checksum",
             Some(image.index),
+            // iPXE's checksum byte, or else the Size512 field that sets the span.
             at(match image.checksum.convention {
-                crate::checksum::Convention::IpxeByte6 => 6,
-                _ => 2,
+                crate::checksum::Convention::IpxeByte6 => legacy::field::CHECKSUM,
+                _ => legacy::field::SIZE512,
             }),
             "checksum",
             format!(
@@ -446,5 +447,49 @@ fn compression_rules(info: &RomInfo, rom: &[u8], out: &mut Vec<Finding>) {
                 image.length - length
             ),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::legacy_image;
+
+    fn run(rom: &[u8], nic: Option<&str>) -> CheckReport {
+        let info = crate::inspect(rom).unwrap();
+        let nic = nic.map(|n| crate::nic::find(n).unwrap());
+        check(&info, &CheckOptions { nic, bucket: Some(256 << 10), file_name: Some("x.rom"), rom: Some(rom) })
+    }
+
+    #[test]
+    fn a_flipped_byte_breaks_the_seabios_checksum() {
+        let good = legacy_image(2, true, 0x8086, 0x100e);
+        assert!(run(&good, Some("e1000")).passed(), "{:?}", run(&good, Some("e1000")).findings);
+        let mut bad = good.clone();
+        bad[0x100] ^= 1;
+        let report = run(&bad, Some("e1000"));
+        assert!(!report.passed());
+        let f = report.findings.iter().find(|f| f.rule == "seabios-checksum").expect("seabios-checksum");
+        // No byte is known to keep a non-iPXE image's sum: the finding points
+        // at Size512, the field that sets the summed span.
+        assert_eq!((f.offset, f.field.as_str()), (Some(2), "checksum"));
+    }
+
+    #[test]
+    fn wrong_ids_for_the_nic_are_an_error() {
+        let rom = legacy_image(2, true, 0x10ec, 0x8139);
+        let report = run(&rom, Some("e1000"));
+        assert!(report.findings.iter().any(|f| f.rule == "nic-ids" && f.severity == Severity::Error));
+        assert!(run(&rom, Some("rtl8139")).passed());
+    }
+
+    #[test]
+    fn a_non_jump_entry_is_an_error() {
+        let mut rom = legacy_image(2, true, 0x8086, 0x100e);
+        rom[3] = 0x90; // nop, not jmp/call
+        let end = rom.len() - 1;
+        rom[end] = rom[end].wrapping_sub(0x90u8.wrapping_sub(0xE9)); // keep the sum at zero
+        let report = run(&rom, None);
+        assert!(report.findings.iter().any(|f| f.rule == "seabios-entry"), "{:?}", report.findings);
     }
 }

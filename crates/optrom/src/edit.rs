@@ -512,3 +512,73 @@ pub fn fix_checksums(
     }
     Ok((out, fixes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{legacy_image, sum};
+
+    #[test]
+    fn combine_chains_and_keeps_each_images_sum() {
+        let a = legacy_image(2, true, 0x8086, 0x100e);
+        let b = legacy_image(1, true, 0x10ec, 0x8139);
+        let rom = combine(&[&a, &b]).unwrap();
+        assert_eq!(rom.len(), 1536);
+        // PCIR indicator at image + 0x35: only the final image is the last one.
+        assert_eq!((rom[0x35], rom[1024 + 0x35]), (0x00, 0x80));
+        assert_eq!((sum(&rom[..1024]), sum(&rom[1024..])), (0, 0), "each image still sums to zero");
+        assert_eq!(&rom[1024..], &b[..], "an image whose bit is already right comes out byte for byte");
+    }
+
+    #[test]
+    fn split_then_combine_reproduces_the_file() {
+        let mut rom = combine(&[&legacy_image(2, true, 0x8086, 0x100e), &legacy_image(1, true, 1, 2)]).unwrap();
+        rom.extend([0xFF; 512]);
+        let (manifest, files) = split(&rom).unwrap();
+        assert_eq!(manifest.images.len(), 2);
+        assert_eq!(manifest.trailing, Some(TrailingSpec::Fill { bytes: 512, fill: 0xFF }));
+        let back = combine_manifest(&manifest, |name| {
+            files
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.bytes.clone())
+                .ok_or_else(|| crate::fsio::IoError { path: name.into(), message: "missing".into() })
+        })
+        .unwrap();
+        assert_eq!(back, rom);
+    }
+
+    #[test]
+    fn pad_and_its_budget() {
+        let rom = legacy_image(2, true, 0x8086, 0x100e);
+        let padded = pad(&rom, PadTarget::Bytes(4096), 0xFF).unwrap();
+        assert_eq!((padded.len(), &padded[..1024], padded[4095]), (4096, &rom[..], 0xFF));
+        assert_eq!(pad(&rom, PadTarget::Pow2, 0).unwrap().len(), 1024);
+        let e = pad(&rom, PadTarget::Bytes(512), 0xFF).unwrap_err();
+        assert_eq!(e, EditError::DoesNotFit { content: 1024, target: 512, target_text: "512 B".into(), over: 512 });
+    }
+
+    #[test]
+    fn set_ids_rewrites_the_pcir_and_keeps_the_sum() {
+        let rom = legacy_image(2, true, 0x8086, 0x100e);
+        let out = set_ids(&rom, 0x10ec, &[0x8139], ImageSelect::All).unwrap();
+        assert_eq!(&out[0x24..0x28], &[0xEC, 0x10, 0x39, 0x81]);
+        assert_eq!(sum(&out), 0, "the last-byte convention keeps the image at zero");
+        let changed: Vec<usize> = (0..rom.len()).filter(|&i| out[i] != rom[i]).collect();
+        assert_eq!(changed, vec![0x24, 0x25, 0x26, 0x27, 1023]);
+        // A PCI 2.2 image has no device list: several IDs do not fit.
+        assert!(matches!(set_ids(&rom, 1, &[2, 3], ImageSelect::All), Err(EditError::NoRoom { .. })));
+        assert_eq!(set_ids(&rom, 1, &[2], ImageSelect::Index(3)), Err(EditError::NoSuchImage { index: 3, count: 1 }));
+    }
+
+    #[test]
+    fn combine_reports_a_cut_off_input_with_its_real_length() {
+        let rom = legacy_image(4, true, 0x8086, 0x100e);
+        let e = combine(&[&rom[..1500]]).unwrap_err().to_string();
+        assert!(e.contains("cut off at 0x5dc"), "{e}");
+        // Only the last partial block missing: zero-padded as a raw image.
+        let mut raw = legacy_image(2, true, 0x8086, 0x100e);
+        raw.truncate(1000);
+        assert_eq!(combine(&[&raw]).unwrap().len(), 1024);
+    }
+}

@@ -29,6 +29,8 @@ pub mod platform;
 pub mod resolve;
 pub mod serialize;
 pub mod size;
+#[cfg(test)]
+mod testing;
 
 pub use check::{CheckOptions, CheckReport, check};
 pub use finding::{Finding, Severity};

@@ -473,3 +473,78 @@ pub fn write_set(
     crate::fsio::write_all_atomic(&[out], &files)?;
     Ok(files.into_iter().map(|(path, _)| path).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::legacy_image;
+
+    /// A directory with `rom.bin` (a 2-block e1000 legacy image) and `big.bin` (255 blocks).
+    fn inputs() -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("optrom-pack-{}-{:?}", std::process::id(), std::thread::current().id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("rom.bin"), legacy_image(2, true, 0x8086, 0x100e)).unwrap();
+        std::fs::write(dir.join("big.bin"), legacy_image(255, true, 0x8086, 0x100e)).unwrap();
+        dir
+    }
+
+    fn run(text: &str, dir: &Path) -> Result<PackReport, PackError> {
+        pack(&Manifest::parse(text).unwrap(), dir, &mut |_| {})
+    }
+
+    #[test]
+    fn a_legacy_only_set_with_padding_and_a_legacy_copy() {
+        let dir = inputs();
+        let report = run(
+            "[set]\npad = \"bucket\"\nbucket = \"128K\"\n[[nic]]\nmodel = \"e1000\"\nlegacy = \"rom.bin\"\nlegacy_output = \"pxe.rom\"\n",
+            &dir,
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        let report = report.unwrap();
+        let paths: Vec<&str> = report.roms.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths, ["efi-e1000.rom", "pxe.rom"], "the model's romfile name by default");
+        let rom = &report.roms[0];
+        assert_eq!((rom.content_size, rom.file_size, rom.bar_size, rom.headroom), (1024, 131072, 131072, Some(130048)));
+        assert!(rom.bytes[1024..].iter().all(|b| *b == 0xFF));
+        // The legacy copy has its own BAR and no budget: padded to a power of two.
+        assert_eq!((report.roms[1].bucket, report.roms[1].file_size), (None, 1024));
+    }
+
+    #[test]
+    fn over_budget_names_the_rom_and_its_largest_image() {
+        let dir = inputs();
+        let result = run("[set]\nbucket = \"64K\"\n[[nic]]\nmodel = \"e1000\"\nlegacy = \"big.bin\"\n", &dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let Err(PackError::OverBudget(lines)) = result else { panic!("{result:?}") };
+        assert_eq!(
+            lines,
+            ["efi-e1000.rom: 130560 bytes, 65024 bytes over the 64 KiB budget; largest images: legacy 130560 bytes"]
+        );
+    }
+
+    #[test]
+    fn manifest_mistakes_are_manifest_errors() {
+        let dir = inputs();
+        let cases = [
+            ("[[nic]]\nmodel = \"e1000\"\n", "nic e1000: no legacy ROM and no EFI driver given"),
+            (
+                "[[nic]]\nmodel = \"e1000\"\nlegacy_output = \"p.rom\"\nefi.x64 = \"rom.bin\"\n",
+                "legacy_output without legacy",
+            ),
+            ("[[nic]]\nmodel = \"nosuch\"\nlegacy = \"rom.bin\"\n", "nic nosuch: unknown QEMU model"),
+            (
+                "[[nic]]\nmodel = \"e1000\"\nlegacy = \"rom.bin\"\n[[nic]]\nmodel = \"e1000\"\nlegacy = \"rom.bin\"\n",
+                "both write efi-e1000.rom",
+            ),
+        ];
+        let results: Vec<_> = cases.iter().map(|(text, _)| run(text, &dir)).collect();
+        let missing = run("[[nic]]\nmodel = \"e1000\"\nlegacy = \"none.bin\"\n", &dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        for ((text, expected), result) in cases.iter().zip(results) {
+            let Err(PackError::Manifest(message)) = result else { panic!("{text}: {result:?}") };
+            assert!(message.contains(expected), "{text}: {message}");
+        }
+        assert!(matches!(missing, Err(PackError::Input { .. })), "{missing:?}");
+    }
+}
