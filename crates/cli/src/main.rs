@@ -1,5 +1,8 @@
 //! `optrom`: inspect, check and build PCI option ROMs for QEMU's NICs. A thin
-//! front end: argument parsing and output formatting over the `optrom` library.
+//! front end over the `optrom` library: each subcommand (declared in [`Command`],
+//! its code in its own `*_cmd.rs` file) maps its arguments to library calls and
+//! prints the result; every line to stdout goes through `output::outln!`, and every
+//! failure maps to an exit status in one place (`output::exit_status`).
 
 mod check_cmd;
 mod codec_cmd;

@@ -10,7 +10,7 @@
 //! every byte of the structure, reserved bytes included. [`chain`] walks the image
 //! chain of a whole ROM file and reports malformed input as an [`Error`] that names
 //! the offset and the field. Nothing here allocates except the `Repr`s that carry
-//! lists (device IDs) and nothing depends on anything but `core`/`alloc`.
+//! lists (device IDs), and nothing uses more of `std` than its `Error` trait.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

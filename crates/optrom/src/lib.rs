@@ -1,12 +1,17 @@
 //! The optrom library: every operation the `optrom` tool performs, as functions
-//! that take bytes and options and return typed results. It sits between the
-//! format layer (`optrom-format`, which knows the bytes) and the front ends (the
-//! CLI, later the netboot server), which only parse arguments and print. Today it
-//! inspects ROM files ([`mod@inspect`]), lints them against SeaBIOS, EDK2 and QEMU
-//! ([`mod@check`]), knows QEMU's NIC models ([`nic`]) and the ROM BAR arithmetic
-//! ([`size`]), builds EFI ROM images from PE drivers ([`build`]) and combines,
-//! splits, re-IDs and pads ROM files ([`edit`]); ROM-set packing and migration checks
-//! build on these.
+//! that take bytes and options and return typed results, between the format
+//! layer (`optrom-format`, which knows the bytes; `optrom-codec`, the EFI
+//! compressor) and the front ends, which only parse arguments and print. Today it
+//! inspects ROM files ([`mod@inspect`]) and lints them against SeaBIOS, EDK2 and
+//! QEMU ([`mod@check`]); keeps checksums in each image's convention through one
+//! engine ([`checksum`]); builds EFI ROM images from PE drivers ([`build`], PE
+//! facts in [`pe`]); combines, splits, re-IDs, pads and re-sums ROM files
+//! ([`edit`]); packs whole ROM sets from a typed manifest ([`manifest`], [`pack`],
+//! [`platform`], drawn by [`html`]); predicts live migration ([`migrate`]) and
+//! QEMU's romfile search ([`resolve`]); knows QEMU's NIC models ([`nic`]) and the
+//! ROM BAR arithmetic ([`size`]); parses the values users type ([`parse`]); reads
+//! inputs bounded and writes outputs all or nothing ([`fsio`]); and classifies
+//! every failure as findings or unusable input ([`outcome`]).
 
 #![forbid(unsafe_code)]
 

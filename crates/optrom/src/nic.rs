@@ -1,5 +1,5 @@
 //! QEMU's emulated NIC models: PCI IDs as the guest sees them, the ROM file QEMU
-//! loads by default (`hw/net/*.c` class init; shared/reference/option-roms.md §4.6)
+//! loads by default (`hw/net/*.c` class init in QEMU's sources)
 //! and the name of the ROM's RAM block, which is the device's vmstate name when it
 //! has one (all e1000 variants share `e1000`, ne2k_pci is `ne2000`) and its type
 //! name otherwise — read off QEMU 10.0 with `info ramblock`. Kept as data so later
