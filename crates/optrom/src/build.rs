@@ -30,8 +30,9 @@ use crate::pe::{self, PeInfo};
 pub const ALLOWED_MACHINES: &[Machine] =
     &[Machine::Ia32, Machine::X64, Machine::Aa64, Machine::RiscV64, Machine::LoongArch64, Machine::Ebc, Machine::Arm];
 
-/// Offset of the PCIR in optrom's layout.
-pub const PCIR_OFFSET: usize = 0x1C;
+/// Offset of the PCIR in optrom's layout: right after the EFI image header
+/// (0x1A bytes), at the 4-byte alignment EDK2 requires (0x1C, as iPXE's efirom).
+pub const PCIR_OFFSET: usize = optrom_format::efi::HEADER_LEN.next_multiple_of(4);
 /// Alignment of the payload inside the image.
 pub const PAYLOAD_ALIGN: usize = 8;
 
