@@ -1,6 +1,7 @@
 //! `optrom`: inspect, check and build PCI option ROMs for QEMU's NICs. A thin
 //! front end: argument parsing and output formatting over the `optrom` library.
 
+mod boot_test_cmd;
 mod check_cmd;
 mod codec_cmd;
 mod info_cmd;
@@ -212,6 +213,9 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Boot every ROM of a set in real QEMU firmware (SeaBIOS, OVMF, AAVMF) and prove its
+    /// driver moved packets. Exit 0 all as expected, 1 a case failed, 2 usage/setup error.
+    BootTest(boot_test_cmd::BootTestArgs),
     /// Pad a ROM to a size (or the next power of two) after its last image.
     Pad {
         /// The ROM.
@@ -251,6 +255,7 @@ fn main() -> ExitCode {
         Command::SetIds { rom, vendor, devices, image, all: _, output } => {
             ops_cmd::set_ids(&rom, vendor, &devices, image, &output)
         }
+        Command::BootTest(args) => boot_test_cmd::run(args),
         Command::Pad { rom, to, fill, output } => ops_cmd::pad(&rom, to, fill, &output),
         Command::FixChecksum { rom, image, convention, output } => {
             ops_cmd::fix_checksum(&rom, image, convention.0, &output)
