@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 use optrom_qemu::boottest::{self, CaseResult, PlanOptions, RunOptions, Verdict};
 use optrom_qemu::{Accel, Firmware, FirmwarePaths, Machine};
@@ -243,7 +243,10 @@ pub fn run(args: BootTestArgs) -> u8 {
 fn print_report(results: &[CaseResult], wall: Duration, jobs: usize) {
     let mut out = std::io::stdout().lock();
     let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
+    table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    if table.width().is_none() {
+        table.set_width(160); // not a terminal: wrap the reasons at a readable width
+    }
     table.set_header(["ROM", "NIC", "firmware", "result", "proof at", "reason / evidence"]);
     for r in results {
         let detail = match r.verdict {

@@ -73,6 +73,14 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<RomInput>, bool), String
             return Err(format!("{}: no such file or directory", path.display()));
         }
     }
+    // Several sets hold files of the same name: name each by its whole path.
+    let mut labels: Vec<&str> = inputs.iter().map(|i| i.label.as_str()).collect();
+    labels.sort();
+    if labels.windows(2).any(|w| w[0] == w[1]) {
+        for input in &mut inputs {
+            input.label = input.path.display().to_string();
+        }
+    }
     Ok((inputs, all_files))
 }
 
@@ -224,6 +232,15 @@ pub fn model_for(label: &str, info: &RomInfo) -> Option<&'static NicModel> {
     let stem = name.strip_suffix(".rom").unwrap_or(name);
     let stem = stem.strip_prefix("efi-").or_else(|| stem.strip_prefix("pxe-")).unwrap_or(stem);
     if let Some(m) = optrom::nic::find(stem) {
+        return Some(m);
+    }
+    // `efi-e1000-patched.rom`: the longest model name the stem starts with, then a dash.
+    let prefixed = optrom::nic::NIC_MODELS
+        .iter()
+        .flat_map(|m| std::iter::once(m.model).chain(m.aliases.iter().copied()).map(move |n| (n, m)))
+        .filter(|(n, _)| stem.strip_prefix(n).is_some_and(|rest| rest.starts_with('-')))
+        .max_by_key(|(n, _)| n.len());
+    if let Some((_, m)) = prefixed {
         return Some(m);
     }
     let pcir = info.images.iter().find_map(|i| i.pcir.as_ref())?;
@@ -540,6 +557,13 @@ fn drive(case: &Case, opts: &RunOptions, slot: &mut Option<Guest>, result: &mut 
     }
     if let Outcome::Seen(at) = first {
         result.proof_secs = Some(at.as_secs_f64());
+        // The proof line goes on with the platform and build; wait (briefly) for its end.
+        let line_end = Instant::now() + Duration::from_secs(2);
+        let token_text = format!("optrom-proof-{token}");
+        while !guest.console().finished_line_with(&token_text) && Instant::now() < line_end {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let console = guest.console();
         if let Some(line) = console.line_with(&format!("optrom-proof-{token}")) {
             result.evidence.insert(0, line.text.trim().to_string());
         }

@@ -156,6 +156,11 @@ impl Console {
         self.lines().into_iter().find(|l| l.text.contains(needle))
     }
 
+    /// Whether a finished line (its line end has arrived) contains `needle`.
+    pub fn finished_line_with(&self, needle: &str) -> bool {
+        self.lines.iter().any(|l| l.text.contains(needle))
+    }
+
     /// Bytes received, before cleaning.
     pub fn raw_len(&self) -> usize {
         self.raw_len
@@ -190,7 +195,8 @@ mod tests {
         assert_eq!(lines[2], Line { at: t(40), text: "Shell> ".into() });
         assert_eq!(c.text(), "SeaBIOS (version 1.16)\nBooting from ROM\nShell> ");
         assert_eq!(c.count("Shell>"), 1);
-        assert_eq!(c.raw_len(), 60);
+        assert_eq!(c.raw_len(), 67);
+        assert!(c.finished_line_with("Booting") && !c.finished_line_with("Shell"));
     }
 
     #[test]
