@@ -81,7 +81,10 @@ pub fn run(args: BootTestArgs) -> u8 {
                 match optrom::nic::find(name) {
                     Some(m) => models.push(m),
                     None => {
-                        return usage(format!("--nic {name}: unknown NIC model (known: {})", optrom::nic::names().join(", ")));
+                        return usage(format!(
+                            "--nic {name}: unknown NIC model (known: {})",
+                            optrom::nic::names().join(", ")
+                        ));
                     }
                 }
             }
@@ -154,6 +157,7 @@ pub fn run(args: BootTestArgs) -> u8 {
         accel,
         timeout: Duration::from_secs(args.timeout),
         ipv6: !args.no_ipv6,
+        plain_machine: false,
     };
     let missing = boottest::missing_prerequisites(&plan.cases, &run_options);
     if !missing.is_empty() {
@@ -187,8 +191,12 @@ pub fn run(args: BootTestArgs) -> u8 {
 
     if let Some(dir) = &args.keep_logs {
         for r in &results {
-            let name: String =
-                r.case.id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+            let name: String = r
+                .case
+                .id
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+                .collect();
             let text = format!(
                 "case: {}\nverdict: {}\nreason: {}\ncommand: {}\n--- qemu stderr ---\n{}\n--- console ---\n{}\n",
                 r.case.id,

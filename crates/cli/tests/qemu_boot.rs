@@ -101,7 +101,8 @@ fn boot_test(args: &[&str], logs: &Path) -> (i32, BTreeMap<(String, String), Cas
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {text}"));
     let mut cases = BTreeMap::new();
     for c in json["cases"].as_array().unwrap() {
-        let key = (c["case"]["rom_label"].as_str().unwrap().to_string(), c["case"]["firmware"].as_str().unwrap().into());
+        let key =
+            (c["case"]["rom_label"].as_str().unwrap().to_string(), c["case"]["firmware"].as_str().unwrap().into());
         let evidence = c["evidence"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect::<Vec<_>>();
         let case = CaseOut {
             verdict: c["verdict"].as_str().unwrap().into(),
@@ -239,8 +240,7 @@ fn x86_matrix_debian_packed_and_broken_roms() {
 
     let logs = dir.join("logs");
     let junit = dir.join("junit.xml");
-    let (code, cases, text) =
-        boot_test(&[s(&debian), s(&packed), s(&special), "--junit", s(&junit)], &logs);
+    let (code, cases, text) = boot_test(&[s(&debian), s(&packed), s(&special), "--junit", s(&junit)], &logs);
 
     for set in ["debian/", "packed/"] {
         for (nic, model) in DEBIAN_NICS {
@@ -359,14 +359,18 @@ fn aavmf_multiarch_rom_boots_and_x86_roms_are_expected_negatives() {
     assert_eq!(code, 0, "{text}");
 }
 
-/// `ps` lines of processes whose command line mentions `needle`.
+/// Command lines (pid: args) of the processes whose command line mentions `needle`.
 fn processes_with(needle: &str) -> Vec<String> {
-    let out = Command::new("ps").args(["-eo", "pid,args"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains(needle) && !l.contains("ps -eo"))
-        .map(str::to_string)
-        .collect()
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let args = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if args.contains(needle) {
+            out.push(format!("{pid}: {args}"));
+        }
+    }
+    out
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM while guests run: boot-test stops them all, removes

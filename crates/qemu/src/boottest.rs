@@ -59,10 +59,10 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<RomInput>, bool), String
                 return Err(format!("{}: no *.rom files in this directory", path.display()));
             }
             for rel in files {
-                let arch = rel.split_once('/').and_then(|(dir, _)| match dir {
-                    "x86_64" => Some("x86_64"),
-                    "aarch64" => Some("aarch64"),
-                    _ => Some("other"),
+                let arch = rel.split_once('/').map(|(dir, _)| match dir {
+                    "x86_64" => "x86_64",
+                    "aarch64" => "aarch64",
+                    _ => "other",
                 });
                 inputs.push(RomInput { path: path.join(&rel), label: rel, arch });
             }
@@ -163,9 +163,8 @@ pub fn plan(inputs: &[RomInput], opts: &PlanOptions) -> Result<Plan, String> {
     let mut plan = Plan::default();
     for input in inputs {
         let bytes = optrom::fsio::read(&input.path).map_err(|e| e.to_string())?;
-        let info = optrom::inspect(&bytes).map_err(|e| {
-            format!("{}: offset 0x{:x}: {}: {}", input.path.display(), e.offset, e.field, e.message)
-        })?;
+        let info = optrom::inspect(&bytes)
+            .map_err(|e| format!("{}: offset 0x{:x}: {}: {}", input.path.display(), e.offset, e.field, e.message))?;
         let models: Vec<&'static NicModel> = match (&opts.nics, opts.explicit_files) {
             (Some(nics), true) => nics.clone(),
             (nics, _) => match model_for(&input.label, &info) {
@@ -380,6 +379,9 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// Let slirp offer IPv6 (router advertisements).
     pub ipv6: bool,
+    /// Benchmark knob: QEMU's default devices and the firmware's own boot order
+    /// (what a plain command line gives), instead of `-nodefaults` and the NIC first.
+    pub plain_machine: bool,
 }
 
 impl Default for RunOptions {
@@ -389,6 +391,7 @@ impl Default for RunOptions {
             accel: Accel::Tcg,
             timeout: Duration::from_secs(120),
             ipv6: true,
+            plain_machine: false,
         }
     }
 }
@@ -524,12 +527,13 @@ fn drive(case: &Case, opts: &RunOptions, slot: &mut Option<Guest>, result: &mut 
     spec.machine = case.machine;
     spec.accel = opts.accel;
     spec.firmware_paths = opts.firmware_paths.clone();
+    spec.default_devices = opts.plain_machine;
     spec.nic = Some(NicSpec {
         model: case.nic.to_string(),
         properties: Vec::new(),
         rom: RomChoice::File(case.rom.clone()),
         mac: None,
-        boot_first: true,
+        boot_first: !opts.plain_machine,
         network: Network::User(UserNet { tftp: Some(tftp), bootfile: Some("boot.ipxe".into()), ipv6: opts.ipv6 }),
     });
     let guest = slot.insert(Guest::start_in(&spec, work)?);
@@ -547,13 +551,13 @@ fn drive(case: &Case, opts: &RunOptions, slot: &mut Option<Guest>, result: &mut 
     } else {
         UEFI_GAVE_UP.iter().map(|s| s.to_string()).collect()
     };
-    let first = guest.wait_for(&Watch { all: vec![proof_marker.clone()], fail_on, more_than: None, timeout: remaining() })?;
+    let first =
+        guest.wait_for(&Watch { all: vec![proof_marker.clone()], fail_on, more_than: None, timeout: remaining() })?;
     let console = guest.console();
     let ipxe_ran = console.contains("iPXE");
-    if let Some(line) = console.line_with("using ") {
-        if line.text.contains("net0:") {
-            result.evidence.push(line.text.trim().to_string());
-        }
+    // iPXE's "net0: MAC using DRIVER on PCI" names the driver that moved the packets.
+    if let Some(line) = console.lines().into_iter().find(|l| l.text.contains("net0:") && l.text.contains(" using ")) {
+        result.evidence.push(line.text.trim().to_string());
     }
     if let Outcome::Seen(at) = first {
         result.proof_secs = Some(at.as_secs_f64());
@@ -569,7 +573,8 @@ fn drive(case: &Case, opts: &RunOptions, slot: &mut Option<Guest>, result: &mut 
         }
         if negative {
             result.verdict = Verdict::Fail;
-            result.reason = format!("the ROM's iPXE fetched the script although it was expected not to run: {reason_expected}");
+            result.reason =
+                format!("the ROM's iPXE fetched the script although it was expected not to run: {reason_expected}");
         } else {
             result.verdict = Verdict::Pass;
             result.reason = format!("iPXE fetched the case's script over TFTP and printed its token ({platform})");
@@ -617,7 +622,9 @@ fn drive(case: &Case, opts: &RunOptions, slot: &mut Option<Guest>, result: &mut 
                 Outcome::FailMarker(_, at) if console.contains("PCI Bus Driver") || console.contains("DRV") => {
                     listed = Some((console.contains("Offset("), at));
                 }
-                other => gave_up = format!("the shell's `drivers` command gave no list ({})", describe(&other, opts.timeout)),
+                other => {
+                    gave_up = format!("the shell's `drivers` command gave no list ({})", describe(&other, opts.timeout))
+                }
             }
         } else {
             gave_up = format!("no shell prompt ({})", describe(&prompt, opts.timeout));
@@ -636,12 +643,14 @@ fn drive(case: &Case, opts: &RunOptions, slot: &mut Option<Guest>, result: &mut 
         (Proof::RomDriverListed { .. }, Some((true, at))) if !negative => {
             result.verdict = Verdict::Pass;
             result.proof_secs = Some(at.as_secs_f64());
-            result.reason = format!("{} started the ROM's EFI driver (the shell's `drivers` lists it)", case.firmware.name());
+            result.reason =
+                format!("{} started the ROM's EFI driver (the shell's `drivers` lists it)", case.firmware.name());
             return Ok(());
         }
         (_, Some((true, _))) if negative => {
             result.verdict = Verdict::Fail;
-            result.reason = format!("the firmware started an EFI driver from the ROM although expected not to: {reason_expected}");
+            result.reason =
+                format!("the firmware started an EFI driver from the ROM although expected not to: {reason_expected}");
             return Ok(());
         }
         _ => {}
@@ -652,7 +661,8 @@ fn drive(case: &Case, opts: &RunOptions, slot: &mut Option<Guest>, result: &mut 
             result.reason = format!("{} printed nothing recognisable ({gave_up})", case.firmware.name());
         } else if ipxe_ran {
             result.verdict = Verdict::Fail;
-            result.reason = format!("iPXE from the ROM ran although expected not to ({reason_expected}), and fetched no script");
+            result.reason =
+                format!("iPXE from the ROM ran although expected not to ({reason_expected}), and fetched no script");
         } else if matches!(first, Outcome::Timeout(_)) && listed.is_none() {
             result.verdict = Verdict::Fail;
             result.reason = format!("no evidence either way: {gave_up}");
@@ -699,7 +709,12 @@ fn describe(outcome: &Outcome, timeout: Duration) -> String {
 /// Run every case, at most `jobs` guests at a time, calling `on_done` as each
 /// finishes. Results come back in case order. After an interrupt, cases not yet
 /// started come back as errors without starting QEMU.
-pub fn run_all(cases: &[Case], opts: &RunOptions, jobs: usize, on_done: &(dyn Fn(&CaseResult) + Sync)) -> Vec<CaseResult> {
+pub fn run_all(
+    cases: &[Case],
+    opts: &RunOptions,
+    jobs: usize,
+    on_done: &(dyn Fn(&CaseResult) + Sync),
+) -> Vec<CaseResult> {
     let next = AtomicUsize::new(0);
     let slots: Vec<std::sync::Mutex<Option<CaseResult>>> = cases.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
@@ -742,6 +757,5 @@ pub fn missing_prerequisites(cases: &[Case], opts: &RunOptions) -> Vec<String> {
 }
 
 fn on_path(binary: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| Path::new(&d).join(binary).is_file()))
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| Path::new(&d).join(binary).is_file()))
 }

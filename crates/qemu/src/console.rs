@@ -103,7 +103,7 @@ impl Console {
                         self.end_line(at);
                     }
                 }
-                0x00..=0x1f | 0x7f => {}
+                0x00..=0x1f | 0x7f..=0x9f => {} // C0 and C1 control characters
                 _ => {
                     // Latin-1: every byte is a character, so no UTF-8 sequence can be cut in two.
                     let c = char::from(b);

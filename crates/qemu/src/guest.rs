@@ -282,6 +282,9 @@ pub struct GuestSpec {
     pub qemu: Option<PathBuf>,
     /// Arguments appended to the command line.
     pub extra_args: Vec<OsString>,
+    /// Keep QEMU's default devices (VGA, floppy, CD-ROM, …). Off by default: the
+    /// firmware then has less to initialise and nothing else to boot from.
+    pub default_devices: bool,
 }
 
 impl GuestSpec {
@@ -296,6 +299,7 @@ impl GuestSpec {
             nic: None,
             qemu: None,
             extra_args: Vec::new(),
+            default_devices: false,
         }
     }
 
@@ -328,7 +332,10 @@ impl GuestSpec {
         // -nodefaults: no default NIC, VGA, floppy, CD-ROM, parallel port or monitor —
         // less to initialise, nothing else to boot from, nothing but the test's NIC.
         let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
-        push(&["-nodefaults", "-no-user-config", "-accel", self.accel.name(), "-machine", self.machine.name()]);
+        if !self.default_devices {
+            push(&["-nodefaults"]);
+        }
+        push(&["-no-user-config", "-accel", self.accel.name(), "-machine", self.machine.name()]);
         push(&["-m", &memory, "-smp", "1", "-display", "none", "-serial", "stdio", "-monitor", "none"]);
         // A guest reset or poweroff ends QEMU instead of booting again.
         push(&["-no-reboot"]);
@@ -545,7 +552,10 @@ impl Guest {
         let mut child = cmd.spawn().map_err(|e| {
             QemuError::Setup(format!("cannot run {}: {e} (install QEMU: scripts/install-qemu.sh)", command[0]))
         })?;
-        let shared = Arc::new((Mutex::new(Shared { console: Console::new(), stdout_closed: false, stderr: String::new() }), Condvar::new()));
+        let shared = Arc::new((
+            Mutex::new(Shared { console: Console::new(), stdout_closed: false, stderr: String::new() }),
+            Condvar::new(),
+        ));
         let mut readers = Vec::new();
         if let Some(mut out) = child.stdout.take() {
             let shared = Arc::clone(&shared);
@@ -578,6 +588,11 @@ impl Guest {
         }
         let stdin = child.stdin.take();
         Ok(Guest { child, stdin, shared, readers, work, started, command, exited: None })
+    }
+
+    /// QEMU's process id (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The command line QEMU was started with.
@@ -749,9 +764,87 @@ fn remove_stale_work_dirs(base: &Path) {
         let Ok(pid) = std::fs::read_to_string(entry.path().join("owner.pid")) else { continue };
         let Ok(pid) = pid.trim().parse::<libc::pid_t>() else { continue };
         // SAFETY: signal 0 only checks whether the process exists.
-        let alive = unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        let alive =
+            unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
         if !alive {
             let _ = std::fs::remove_dir_all(entry.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(spec: &GuestSpec, work: &Path) -> Vec<String> {
+        spec.command_line(work).unwrap().into_iter().map(|a| a.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn seabios_guest_with_user_networking() {
+        let work = tempdir();
+        let mut spec = GuestSpec::new(Firmware::SeaBios);
+        spec.nic = Some(NicSpec {
+            model: "e1000".into(),
+            properties: vec![],
+            rom: RomChoice::File("/roms/a,b.rom".into()),
+            mac: None,
+            boot_first: true,
+            network: Network::User(UserNet {
+                tftp: Some("/srv/t".into()),
+                bootfile: Some("boot.ipxe".into()),
+                ipv6: false,
+            }),
+        });
+        let a = args(&spec, &work.path).join(" ");
+        assert!(a.starts_with("qemu-system-x86_64 -nodefaults -no-user-config -accel tcg -machine pc -m 256 "), "{a}");
+        assert!(a.contains("-netdev user,id=n0,restrict=on,ipv6=off,tftp=/srv/t,bootfile=boot.ipxe"), "{a}");
+        assert!(a.contains("-device e1000,netdev=n0,romfile=/roms/a,,b.rom,bootindex=0"), "{a}");
+        assert!(a.contains("-boot order=n,reboot-timeout=0"), "{a}");
+        assert_eq!(std::fs::read(work.path.join("sercon-port.bin")).unwrap(), [0xf8, 0x03]);
+    }
+
+    #[test]
+    fn ovmf_guest_on_a_tap_in_a_namespace() {
+        let work = tempdir();
+        let template = work.path.join("template.fd");
+        std::fs::write(&template, b"vars").unwrap();
+        let mut spec = GuestSpec::new(Firmware::Ovmf);
+        spec.firmware_paths.ovmf_vars = template;
+        spec.firmware_paths.ovmf_code = "/proc/self/exe".into(); // any existing file
+        spec.nic = Some(NicSpec {
+            model: "virtio-net-pci".into(),
+            properties: vec![("disable-legacy".into(), "on".into())],
+            rom: RomChoice::Empty,
+            mac: Some("52:54:00:77:00:01".into()),
+            boot_first: false,
+            network: Network::Tap { ifname: "tap0".into(), netns: Some("nbtest".into()) },
+        });
+        let a = args(&spec, &work.path).join(" ");
+        assert!(a.starts_with("ip netns exec nbtest qemu-system-x86_64 "), "{a}");
+        assert!(a.contains("-machine q35"), "{a}");
+        assert!(a.contains("-netdev tap,id=n0,ifname=tap0,script=no,downscript=no"), "{a}");
+        assert!(a.contains("-device virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:77:00:01,romfile="), "{a}");
+        assert!(
+            a.contains(&format!("if=pflash,format=raw,unit=1,file={}", work.path.join("VARS.fd").display())),
+            "{a}"
+        );
+        // A fresh writable copy of the template.
+        assert_eq!(std::fs::read(work.path.join("VARS.fd")).unwrap(), b"vars");
+    }
+
+    #[test]
+    fn firmware_on_the_wrong_machine_and_missing_firmware_are_setup_errors() {
+        let work = tempdir();
+        let mut spec = GuestSpec::new(Firmware::Aavmf);
+        spec.machine = Machine::Q35;
+        assert!(matches!(spec.command_line(&work.path), Err(QemuError::Setup(m)) if m.contains("does not run on")));
+        let mut spec = GuestSpec::new(Firmware::Ovmf);
+        spec.firmware_paths.ovmf_code = "/nonexistent/OVMF_CODE.fd".into();
+        assert!(matches!(spec.command_line(&work.path), Err(QemuError::Setup(m)) if m.contains("Debian package ovmf")));
+    }
+
+    fn tempdir() -> WorkDir {
+        WorkDir::create().unwrap()
     }
 }
