@@ -2,10 +2,10 @@
 //! what each case is expected to show, and running them in real guests.
 //!
 //! **Planning** reads each ROM with the optrom library: its images and their
-//! architectures ([`optrom::inspect`]) decide the firmware (a legacy image →
+//! architectures ([`optrom::inspect()`]) decide the firmware (a legacy image →
 //! SeaBIOS, an X64 EFI image → OVMF, an AA64 one → AAVMF); its file name or PCI IDs
 //! decide the NIC model ([`optrom::migrate::models_for`], [`optrom::nic`]); and
-//! [`optrom::check`] predicts what the firmware will refuse (a bad checksum, PCI IDs
+//! [`optrom::check()`] predicts what the firmware will refuse (a bad checksum, PCI IDs
 //! SeaBIOS does not match, an EFI stream that does not decode). A case the ROM
 //! cannot boot is planned as an *expected negative* with that reason.
 //!
