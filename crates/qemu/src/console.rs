@@ -200,6 +200,28 @@ mod tests {
     }
 
     #[test]
+    fn chunking_does_not_change_the_text() {
+        // Pseudo-random serial noise rich in ESC, CR and LF, fed whole and in pieces.
+        let mut x: u32 = 0x1234_5678;
+        let bytes: Vec<u8> = (0..20_000)
+            .map(|_| {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                [0x1b, b'[', b'\r', b'\n', b'a', b'Z', 0x9b, b'(', (x >> 24) as u8][(x >> 8) as usize % 9]
+            })
+            .collect();
+        let mut whole = Console::new();
+        whole.feed(&bytes, t(0));
+        for step in [1, 2, 3, 7, 64] {
+            let mut pieces = Console::new();
+            for chunk in bytes.chunks(step) {
+                pieces.feed(chunk, t(1));
+            }
+            assert_eq!(whole.text(), pieces.text(), "chunks of {step}");
+        }
+        assert!(!whole.text().chars().any(|c| c.is_control() && c != '\n'));
+    }
+
+    #[test]
     fn markers_match_across_an_80_column_wrap() {
         let mut c = Console::new();
         c.feed(b"iPXE 1.0.0+git -- Open Source Network Boot Firmware -- http\r\n://ipxe.org\r\n", t(1));
