@@ -99,6 +99,11 @@ fn boot_test(args: &[&str], logs: &Path) -> (i32, BTreeMap<(String, String), Cas
         .unwrap();
     let text = show(&out);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/boot-test.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&json).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    assert!(errors.is_empty(), "docs/boot-test.schema.json violations:\n{}", errors.join("\n"));
     let mut cases = BTreeMap::new();
     for c in json["cases"].as_array().unwrap() {
         let key =
@@ -410,4 +415,34 @@ fn signals_mid_run_leave_no_qemu_and_no_temp_dir() {
         let files: Vec<_> = std::fs::read_dir(&tmpdir).unwrap().map(|e| e.unwrap().path()).collect();
         assert!(files.is_empty(), "{name}: left in TMPDIR: {files:?}");
     }
+}
+
+/// Bad usage and unusable inputs: one line naming the problem (file, offset and
+/// field for a file that is not a ROM), exit 2, no guest started.
+#[test]
+fn usage_and_input_errors_exit_2_before_any_guest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let not_rom = tmp.path().join("efi-e1000.rom");
+    std::fs::write(&not_rom, b"MZ\x90\x00 not a ROM").unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_optrom")).arg("boot-test").args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), out.stdout)
+    };
+    let (code, err, stdout) = run(&[s(&not_rom)]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("efi-e1000.rom: offset 0x0: signature: not an option ROM"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(stdout.is_empty());
+    let (code, err, _) = run(&[s(&tmp.path().join("missing.rom"))]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("missing.rom: no such file or directory"), "{err}");
+    let (code, err, _) = run(&[E1000_ROM, "--nic", "e1001"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--nic e1001: unknown NIC model"), "{err}");
+    let (code, err, _) = run(&[E1000_ROM, "--firmware", "coreboot"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--firmware coreboot"), "{err}");
+    let (code, err, _) = run(&[E1000_ROM, "--ovmf-code", "/nonexistent/OVMF_CODE.fd"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("/nonexistent/OVMF_CODE.fd") && err.contains("Debian package ovmf"), "{err}");
 }

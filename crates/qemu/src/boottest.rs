@@ -715,14 +715,18 @@ pub fn run_all(
     jobs: usize,
     on_done: &(dyn Fn(&CaseResult) + Sync),
 ) -> Vec<CaseResult> {
+    // Longest first (UEFI guests take about three times as long as SeaBIOS ones), so
+    // the last guests to finish are short ones and the workers end together.
+    let mut order: Vec<usize> = (0..cases.len()).collect();
+    order.sort_by_key(|&i| !cases[i].firmware.is_uefi());
     let next = AtomicUsize::new(0);
     let slots: Vec<std::sync::Mutex<Option<CaseResult>>> = cases.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1).min(cases.len().max(1)) {
             scope.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(case) = cases.get(i) else { return };
+                    let Some(&i) = order.get(next.fetch_add(1, Ordering::SeqCst)) else { return };
+                    let case = &cases[i];
                     let result = run_case(case, opts);
                     on_done(&result);
                     *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
