@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs QEMU and the firmware the QEMU boot tests need (scripts/qemu-boot.py,
-# crates/cli/tests/qemu_boot.rs) on Debian bookworm. Idempotent; run as root (or with sudo).
+# Installs QEMU and the firmware the QEMU boot tests need (`optrom boot-test`,
+# crates/cli/tests/qemu_boot.rs, crates/qemu/tests) on Debian bookworm. Idempotent; run as root (or with sudo).
 #
 #   bash scripts/install-qemu.sh
 #

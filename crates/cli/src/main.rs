@@ -4,6 +4,7 @@
 //! prints the result; every line to stdout goes through `output::outln!`, and every
 //! failure maps to an exit status in one place (`output::exit_status`).
 
+mod boot_test_cmd;
 mod check_cmd;
 mod codec_cmd;
 mod completions_cmd;
@@ -220,6 +221,9 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Boot every ROM of a set in real QEMU firmware (SeaBIOS, OVMF, AAVMF) and prove its
+    /// driver moved packets. Exit 0 all as expected, 1 a case failed, 2 usage/setup error.
+    BootTest(boot_test_cmd::BootTestArgs),
     /// Pad a ROM to a size (or the next power of two) after its last image.
     Pad {
         /// The ROM.
@@ -262,6 +266,7 @@ fn main() -> ExitCode {
         Command::SetIds { rom, vendor, devices, image, output } => {
             edit_cmd::set_ids(&rom, vendor, &devices, image, &output)
         }
+        Command::BootTest(args) => boot_test_cmd::run(args),
         Command::Pad { rom, to, fill, output } => edit_cmd::pad(&rom, to, fill, &output),
         Command::FixChecksum { rom, image, convention, output } => {
             edit_cmd::fix_checksum(&rom, image, convention.convention(), &output)
