@@ -3,6 +3,7 @@
 
 mod check_cmd;
 mod codec_cmd;
+mod identify_cmd;
 mod info_cmd;
 mod ops_cmd;
 mod output;

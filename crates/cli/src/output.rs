@@ -5,6 +5,7 @@ use std::path::Path;
 use optrom::inspect::{NotARom, RomInfo};
 
 /// Read and inspect one file, or print the one-line reason it is unusable.
+#[allow(dead_code)] // kept for the other subcommands' use
 pub fn load(path: &Path) -> Option<RomInfo> {
     load_with_bytes(path).map(|(info, _)| info)
 }
