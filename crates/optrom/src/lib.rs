@@ -20,6 +20,7 @@ pub mod html;
 pub mod identify;
 pub mod inspect;
 pub mod ipxe_payload;
+pub mod loadcfg;
 pub mod migrate;
 pub mod nic;
 pub mod pack;
