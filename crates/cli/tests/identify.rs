@@ -227,3 +227,23 @@ fn stripped_edk2_driver_gets_pe_facts_and_an_unknown_module() {
     assert!(id["pe"]["module"].is_null());
     assert!(id["code_evidence"].as_str().unwrap().contains("no CodeView debug entry"));
 }
+
+#[test]
+fn identification_json_matches_the_schema() {
+    let files = ["/usr/lib/ipxe/qemu/efi-e1000.rom", "/usr/lib/ipxe/ipxe.efi", "/usr/lib/ipxe/undionly.kpxe"];
+    if !files.iter().all(|f| present(f)) {
+        return;
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/info.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let args: Vec<&str> = ["info", "--json"].into_iter().chain(files).collect();
+    let v: serde_json::Value = serde_json::from_slice(&optrom(&args).stdout).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&v).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    assert_eq!(v["schema_version"], 2);
+    // A value the schema forbids is caught: the check can fail.
+    let mut broken = v.clone();
+    broken["files"][1]["identification"][0]["ipxe"]["efi_boot"]["value"] = "maybe".into();
+    assert!(!validator.is_valid(&broken));
+}
