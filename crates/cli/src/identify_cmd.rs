@@ -49,11 +49,15 @@ fn print(id: &Identification) {
         Some(i) => format!("image {i}"),
         None => "contents".into(),
     };
-    println!("  {title}: {} code, {}", id.platform, match id.code {
-        "ipxe" => "iPXE",
-        "edk2" => "EDK2 module",
-        _ => "not identified",
-    });
+    println!(
+        "  {title}: {} code, {}",
+        id.platform,
+        match id.code {
+            "ipxe" => "iPXE",
+            "edk2" => "EDK2 module",
+            _ => "not identified",
+        }
+    );
     println!("      identified by: {}", id.code_evidence);
     if let Some(p) = &id.packed {
         println!(
@@ -73,8 +77,11 @@ fn print(id: &Identification) {
                 }
                 let mut names: Vec<&str> = ids.iter().map(|i| i.name.as_str()).collect();
                 names.dedup();
-                let shown: Vec<String> =
-                    ids.iter().take(12).map(|i| format!("{}:{} {}", hex16(i.vendor), hex16(i.device), i.name)).collect();
+                let shown: Vec<String> = ids
+                    .iter()
+                    .take(12)
+                    .map(|i| format!("{}:{} {}", hex16(i.vendor), hex16(i.device), i.name))
+                    .collect();
                 let more = if ids.len() > 12 { format!(", … ({} more)", ids.len() - 12) } else { String::new() };
                 format!("{} PCI IDs: {}{more}", ids.len(), shown.join(", "))
             })

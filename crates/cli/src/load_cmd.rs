@@ -37,7 +37,10 @@ fn header(plan: &LoadPlan) {
         human(plan.romsize),
         plan.romsize_reason
     );
-    println!("# a later set whose ROMs still fit in {} migrates with guests started with these settings", human(plan.romsize));
+    println!(
+        "# a later set whose ROMs still fit in {} migrates with guests started with these settings",
+        human(plan.romsize)
+    );
 }
 
 /// `optrom qemu-args`.
@@ -52,7 +55,10 @@ pub fn qemu_args(dir: &Path, target: &str, nics: &[String], romsize: Option<u64>
     for pair in args.chunks(4) {
         println!("{}", pair.join(" "));
     }
-    println!("# switch a NIC's ROM off: romfile= (empty) on its -device, e.g. -device {},romfile=", plan.nics.first().map_or("e1000", |n| n.model.as_str()));
+    println!(
+        "# switch a NIC's ROM off: romfile= (empty) on its -device, e.g. -device {},romfile=",
+        plan.nics.first().map_or("e1000", |n| n.model.as_str())
+    );
     for (consequence, models) in grouped(&plan) {
         println!("#   {}: {consequence}", models.join(", "));
     }
@@ -65,7 +71,13 @@ pub fn qemu_args(dir: &Path, target: &str, nics: &[String], romsize: Option<u64>
 /// `optrom libvirt`.
 pub fn libvirt(dir: &Path, target: &str, nics: &[String], romsize: Option<u64>, name: &str) -> u8 {
     let Some(plan) = make(dir, target, nics, romsize) else { return EXIT_UNUSABLE };
-    println!("<!-- optrom libvirt: ROM set {}, target {}, romsize {} ({}) -->", plan.dir.display(), plan.target.name(), plan.romsize, plan.romsize_reason);
+    println!(
+        "<!-- optrom libvirt: ROM set {}, target {}, romsize {} ({}) -->",
+        plan.dir.display(),
+        plan.target.name(),
+        plan.romsize,
+        plan.romsize_reason
+    );
     println!("<!-- switch a NIC's ROM off with <rom enabled='no'/> in its <interface> (QEMU: romfile=); then:");
     for (consequence, models) in grouped(&plan) {
         println!("     {}: {consequence}", models.join(", "));

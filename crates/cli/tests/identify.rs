@@ -97,8 +97,13 @@ fn every_debian_qemu_rom_names_its_ipxe_build() {
                     // The packed payload: where it is and both sizes.
                     let p = &id["packed"];
                     let (packed, unpacked) = (p["packed_size"].as_u64().unwrap(), p["unpacked_size"].as_u64().unwrap());
-                    assert!(packed > 40_000 && unpacked > packed && p["stream_offset"].as_u64().unwrap() < 0x2000, "{path}: {p}");
-                    assert!(p["stream_offset"].as_u64().unwrap() + packed <= file["images"][0]["length"].as_u64().unwrap());
+                    assert!(
+                        packed > 40_000 && unpacked > packed && p["stream_offset"].as_u64().unwrap() < 0x2000,
+                        "{path}: {p}"
+                    );
+                    assert!(
+                        p["stream_offset"].as_u64().unwrap() + packed <= file["images"][0]["length"].as_u64().unwrap()
+                    );
                 } else {
                     assert_eq!(x["build_name"]["value"], format!("{target}.efidrv"), "{path}");
                     assert_eq!(features(id), set(EFI_FEATURES), "{path}");
@@ -112,7 +117,10 @@ fn every_debian_qemu_rom_names_its_ipxe_build() {
     // The e1000 driver: iPXE prints "using 82540em" on QEMU's 8086:100e.
     for id in info(&format!("{dir}/efi-e1000.rom"))["identification"].as_array().unwrap() {
         let drivers = id["ipxe"]["pci_drivers"]["value"].as_array().unwrap();
-        assert!(drivers.iter().any(|d| d["vendor"] == "8086" && d["device"] == "100e" && d["name"] == "82540em"), "{id}");
+        assert!(
+            drivers.iter().any(|d| d["vendor"] == "8086" && d["device"] == "100e" && d["name"] == "82540em"),
+            "{id}"
+        );
     }
     let virtio = &info(&format!("{dir}/efi-virtio.rom"))["identification"][1];
     let ids: BTreeSet<String> = virtio["ipxe"]["pci_drivers"]["value"]
@@ -216,7 +224,16 @@ fn stripped_edk2_driver_gets_pe_facts_and_an_unknown_module() {
     let o = Command::new("python3").arg(script).arg(fd).arg("VirtioNetDxe").arg(&driver).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rom = dir.path().join("vn.rom");
-    let out = optrom(&["efirom", "--vendor", "1af4", "--device", "1000", "-o", rom.to_str().unwrap(), driver.to_str().unwrap()]);
+    let out = optrom(&[
+        "efirom",
+        "--vendor",
+        "1af4",
+        "--device",
+        "1000",
+        "-o",
+        rom.to_str().unwrap(),
+        driver.to_str().unwrap(),
+    ]);
     assert!(out.status.success());
     let id = &info(rom.to_str().unwrap())["identification"][0];
     assert_eq!(id["code"], "unknown");

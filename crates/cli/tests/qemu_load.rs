@@ -60,7 +60,20 @@ impl Qemu {
     fn start(dir: &Path, args: &[String]) -> Qemu {
         let sock = dir.join("qmp.sock");
         let mut child = Command::new(QEMU)
-            .args(["-accel", "tcg", "-machine", "pc", "-m", "128", "-display", "none", "-vga", "none", "-nodefaults", "-S"])
+            .args([
+                "-accel",
+                "tcg",
+                "-machine",
+                "pc",
+                "-m",
+                "128",
+                "-display",
+                "none",
+                "-vga",
+                "none",
+                "-nodefaults",
+                "-S",
+            ])
             .arg("-qmp")
             .arg(format!("unix:{},server=on,wait=off", sock.display()))
             .args(args)
@@ -160,7 +173,11 @@ fn check_set(dir: &Path, expected_romsize: u64, layout: &str) {
             .find(|d| d["qdev_id"] == format!("nic{i}"))
             .unwrap_or_else(|| panic!("{model}: not in query-pci"));
         let bar6 = dev["regions"].as_array().unwrap().iter().find(|r| r["bar"] == 6).expect("ROM BAR");
-        let predicted = prediction.iter().find(|(m, _)| m == model).map(|(_, s)| *s).unwrap_or_else(|| panic!("{model}: no migrate-check row"));
+        let predicted = prediction
+            .iter()
+            .find(|(m, _)| m == model)
+            .map(|(_, s)| *s)
+            .unwrap_or_else(|| panic!("{model}: no migrate-check row"));
         assert_eq!(bar6["size"].as_u64(), Some(predicted), "{model}: ROM BAR vs migrate-check");
         let slot = dev["slot"].as_u64().unwrap();
         let nic = optrom::nic::find(model).unwrap();
@@ -205,7 +222,10 @@ fn qemu_loads_every_nic_of_both_layouts_with_the_pinned_rom_bar() {
 fn libvirt_schema_accepts_the_domain_xml() {
     let ok = Command::new("virt-xml-validate").arg("--help").output().is_ok()
         && Command::new("xmllint").arg("--version").output().is_ok();
-    if !present(ok && Path::new(DEBIAN_SET).is_dir(), "virt-xml-validate (libvirt-clients), xmllint (libxml2-utils), ipxe-qemu") {
+    if !present(
+        ok && Path::new(DEBIAN_SET).is_dir(),
+        "virt-xml-validate (libvirt-clients), xmllint (libxml2-utils), ipxe-qemu",
+    ) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

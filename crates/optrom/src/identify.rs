@@ -249,7 +249,8 @@ pub fn identify_pe(bytes: &[u8]) -> Identification {
         id.ipxe = Some(facts);
     } else if let (Some(path), Some(module)) = (&pdb_path, &module) {
         id.code = "edk2";
-        id.code_evidence = format!("no iPXE version option; debug directory CodeView PDB path {path:?} names module {module}");
+        id.code_evidence =
+            format!("no iPXE version option; debug directory CodeView PDB path {path:?} names module {module}");
     } else {
         id.code_evidence = "no iPXE version option and no CodeView debug entry".into();
     }
@@ -374,12 +375,7 @@ fn common_ipxe_facts(data: &[u8]) -> IpxeFacts {
             let hex: Vec<String> = data[t.start..t.end].iter().map(|b| format!("{b:02x}")).collect();
             Fact::known(
                 names,
-                format!(
-                    "DHCP feature options {{code, 1, version}} at {:#x}..{:#x}: {}",
-                    t.start,
-                    t.end,
-                    hex.join(" ")
-                ),
+                format!("DHCP feature options {{code, 1, version}} at {:#x}..{:#x}: {}", t.start, t.end, hex.join(" ")),
             )
         }
         None => Fact::unknown("no DHCP feature table found"),
@@ -433,14 +429,13 @@ fn build_name(data: &[u8]) -> Fact<String> {
     let mut at = window_start;
     let mut found = None;
     while at < name_at {
-        if at == 0 || data[at - 1] == 0 {
-            if let Some(s) = c_string_at(data, at, 64)
-                && s.len() > 4
-                && TARGET_EXTENSIONS.iter().any(|e| s.ends_with(e))
-                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b))
-            {
-                found = Some((at, s));
-            }
+        if (at == 0 || data[at - 1] == 0)
+            && let Some(s) = c_string_at(data, at, 64)
+            && s.len() > 4
+            && TARGET_EXTENSIONS.iter().any(|e| s.ends_with(e))
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b))
+        {
+            found = Some((at, s));
         }
         at += 1;
     }
@@ -458,13 +453,12 @@ fn efi_boot_role(data: &[u8]) -> Fact<EfiBootRole> {
         [0x91, 0x30, 0xec, 0x56, 0x4c, 0x95, 0xd2, 0x11, 0x8e, 0x3f, 0x00, 0xa0, 0xc9, 0x69, 0x72, 0x3b];
     let dummies: Vec<String> = [(DUMMY_LOAD_FILE, "LoadFile"), (DUMMY_PXE, "PXE base code")]
         .iter()
-        .filter_map(|(g, what)| find(data, g).map(|at| format!("dummy {what} GUID {:?} at {at:#x}", std::str::from_utf8(g).unwrap_or(""))))
+        .filter_map(|(g, what)| {
+            find(data, g).map(|at| format!("dummy {what} GUID {:?} at {at:#x}", std::str::from_utf8(g).unwrap_or("")))
+        })
         .collect();
     if !dummies.is_empty() {
-        return Fact::known(
-            EfiBootRole::DriverOnly,
-            format!("EFI_DOWNGRADE_UX: {}", dummies.join("; ")),
-        );
+        return Fact::known(EfiBootRole::DriverOnly, format!("EFI_DOWNGRADE_UX: {}", dummies.join("; ")));
     }
     match find(data, &LOAD_FILE) {
         Some(at) => Fact::known(
@@ -556,7 +550,8 @@ fn legacy_pci_ids(data: &[u8], expected: Option<(u16, u16)>) -> Fact<Vec<PciId>>
     for (base, votes) in ranked.into_iter().take(32) {
         let Some(found) = legacy_tables_at(data, base) else { continue };
         let ids = found.value.as_deref().unwrap_or_default();
-        let anchored = votes >= 2 || expected.is_some_and(|(v, d)| ids.iter().any(|id| id.vendor == v && id.device == d));
+        let anchored =
+            votes >= 2 || expected.is_some_and(|(v, d)| ids.iter().any(|id| id.vendor == v && id.device == d));
         if anchored {
             return found;
         }
@@ -586,10 +581,10 @@ fn legacy_tables_at(data: &[u8], base: i64) -> Option<Fact<Vec<PciId>>> {
     };
     let (ids, tables) = driver_tables(data, 4, STRIDE, &map, &entry_at)?;
     Some(Fact::known(
-            ids,
-            format!(
-                "struct pci_driver entries (ID-table pointer, ID count) at {tables}, each pointing at that many 12-byte i386 struct pci_device_id entries (name pointer, vendor, device, driver data); pointers are .textdata addresses, .textdata at payload offset {base:#x}"
-            ),
+        ids,
+        format!(
+            "struct pci_driver entries (ID-table pointer, ID count) at {tables}, each pointing at that many 12-byte i386 struct pci_device_id entries (name pointer, vendor, device, driver data); pointers are .textdata addresses, .textdata at payload offset {base:#x}"
+        ),
     ))
 }
 
@@ -731,7 +726,10 @@ mod tests {
 
     #[test]
     fn module_names() {
-        assert_eq!(module_name("/build/OvmfX64/RELEASE_GCC5/X64/OvmfPkg/VirtioNetDxe/VirtioNetDxe/DEBUG/VirtioNetDxe.dll"), "VirtioNetDxe");
+        assert_eq!(
+            module_name("/build/OvmfX64/RELEASE_GCC5/X64/OvmfPkg/VirtioNetDxe/VirtioNetDxe/DEBUG/VirtioNetDxe.dll"),
+            "VirtioNetDxe"
+        );
         assert_eq!(module_name(r"c:\b\VirtioNetDxe.pdb"), "VirtioNetDxe");
     }
 

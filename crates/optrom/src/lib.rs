@@ -6,7 +6,10 @@
 //! ([`mod@check`]), knows QEMU's NIC models ([`nic`]) and the ROM BAR arithmetic
 //! ([`size`]), builds EFI ROM images from PE drivers ([`build`]) and combines,
 //! splits, re-IDs and pads ROM files ([`edit`]); ROM-set packing and migration checks
-//! build on these.
+//! build on these. It identifies the code inside images and boot files — iPXE's
+//! version, build, features, PCI drivers and EFI boot role, unpacking iPXE's LZMA
+//! payload ([`identify`], [`ipxe_payload`]) — and writes the QEMU arguments and
+//! libvirt XML that load a ROM set with a pinned ROM BAR ([`loadcfg`]).
 
 #![forbid(unsafe_code)]
 

@@ -114,7 +114,8 @@ pub fn plan(dir: &Path, target: Target, models: &[String], romsize: Option<u64>)
         return Err(PlanError::EmptySet(dir.display().to_string()));
     }
     // The bucket covers every file of the set, all targets, so one romsize fits all.
-    let largest = set.iter().filter_map(|rel| std::fs::metadata(dir.join(rel)).ok()).map(|m| m.len()).max().unwrap_or(0);
+    let largest =
+        set.iter().filter_map(|rel| std::fs::metadata(dir.join(rel)).ok()).map(|m| m.len()).max().unwrap_or(0);
     let models: Vec<&'static NicModel> = if models.is_empty() {
         nic::NIC_MODELS.iter().filter(|m| m.romfile.is_some_and(|f| files_dir.join(f).is_file())).collect()
     } else {
@@ -126,7 +127,10 @@ pub fn plan(dir: &Path, target: Target, models: &[String], romsize: Option<u64>)
     let (romsize, romsize_reason) = match romsize {
         Some(size) => {
             if !size.is_power_of_two() {
-                return Err(PlanError::BadRomsize(size, "QEMU needs a power of two (\"ROM size N is not a power of two\")".into()));
+                return Err(PlanError::BadRomsize(
+                    size,
+                    "QEMU needs a power of two (\"ROM size N is not a power of two\")".into(),
+                ));
             }
             if size < largest {
                 return Err(PlanError::BadRomsize(
@@ -163,15 +167,7 @@ pub fn plan(dir: &Path, target: Target, models: &[String], romsize: Option<u64>)
             ramblock: format!("{}.rom", model.ramblock_name),
         });
     }
-    Ok(LoadPlan {
-        target,
-        dir,
-        layout,
-        romsize,
-        romsize_reason,
-        nics,
-        firmware_hints: firmware_hints(target),
-    })
+    Ok(LoadPlan { target, dir, layout, romsize, romsize_reason, nics, firmware_hints: firmware_hints(target) })
 }
 
 fn firmware_hints(target: Target) -> Vec<String> {
@@ -279,7 +275,10 @@ mod tests {
         assert_eq!(p.romsize, 512 << 10, "the set's largest file decides");
         assert_eq!(p.layout, SetLayout::Combined);
         assert!(p.nics[0].device.ends_with("romsize=524288"), "{}", p.nics[0].device);
-        assert!(matches!(plan(&dir, Target::X86_64, &["e1000".into()], Some(256 << 10)), Err(PlanError::BadRomsize(..))));
+        assert!(matches!(
+            plan(&dir, Target::X86_64, &["e1000".into()], Some(256 << 10)),
+            Err(PlanError::BadRomsize(..))
+        ));
         assert!(matches!(plan(&dir, Target::X86_64, &["e1000".into()], Some(300_000)), Err(PlanError::BadRomsize(..))));
         assert!(matches!(plan(&dir, Target::X86_64, &["rtl8139".into()], None), Err(PlanError::Missing { .. })));
         assert!(matches!(plan(&dir, Target::X86_64, &["igb".into()], None), Err(PlanError::NoRom(_))));
