@@ -58,6 +58,15 @@ fn features(id: &serde_json::Value) -> BTreeSet<String> {
     id["ipxe"]["features"]["value"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect()
 }
 
+fn pci_ids(id: &serde_json::Value) -> BTreeSet<String> {
+    id["ipxe"]["pci_drivers"]["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| format!("{}:{}", d["vendor"].as_str().unwrap(), d["device"].as_str().unwrap()))
+        .collect()
+}
+
 const BIOS_FEATURES: &str = "DNS HTTP iSCSI NFS TFTP AoE ELF MBOOT PXE bzImage Menu PXEXT";
 const EFI_FEATURES: &str = "DNS HTTP iSCSI NFS TFTP AoE EFI Menu";
 
@@ -122,15 +131,26 @@ fn every_debian_qemu_rom_names_its_ipxe_build() {
             "{id}"
         );
     }
-    let virtio = &info(&format!("{dir}/efi-virtio.rom"))["identification"][1];
-    let ids: BTreeSet<String> = virtio["ipxe"]["pci_drivers"]["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| format!("{}:{}", d["vendor"].as_str().unwrap(), d["device"].as_str().unwrap()))
-        .collect();
-    // Both virtio-net IDs (option-roms.md §4.6: transitional 1000, modern 1041).
-    assert_eq!(ids, set("1af4:1000 1af4:1041"));
+    // Both virtio-net IDs (option-roms.md §4.6: transitional 1000, modern 1041),
+    // from the BIOS image's unpacked payload and from the EFI driver alike.
+    for id in info(&format!("{dir}/efi-virtio.rom"))["identification"].as_array().unwrap() {
+        assert_eq!(pci_ids(id), set("1af4:1000 1af4:1041"), "{id}");
+    }
+    // Each ROM's drivers claim the ID of the NIC QEMU uses it for (§4.6), for
+    // the legacy and the EFI image: the IDs come from the binary's own tables.
+    for (rom, id) in [
+        ("efi-e1000.rom", "8086:100e"),
+        ("efi-e1000e.rom", "8086:10d3"),
+        ("efi-rtl8139.rom", "10ec:8139"),
+        ("efi-ne2k_pci.rom", "10ec:8029"),
+        ("efi-pcnet.rom", "1022:2000"),
+        ("efi-vmxnet3.rom", "15ad:07b0"),
+        ("efi-eepro100.rom", "8086:1209"),
+    ] {
+        for image in info(&format!("{dir}/{rom}"))["identification"].as_array().unwrap() {
+            assert!(pci_ids(image).contains(id), "{rom} image {}: {:?}", image["image"], pci_ids(image));
+        }
+    }
 }
 
 #[test]
@@ -162,8 +182,10 @@ fn debian_ipxe_boot_files_are_identified() {
         }
     }
     // snponly.efi carries no NIC driver of its own; ipxe.efi carries them all.
-    let snp = &info("/usr/lib/ipxe/snponly.efi")["identification"][0];
-    assert_eq!(snp["ipxe"]["pci_drivers"]["value"].as_array().unwrap().len(), 0);
+    for file in ["/usr/lib/ipxe/snponly.efi", "/usr/lib/ipxe/undionly.kpxe"] {
+        let id = &info(file)["identification"][0];
+        assert_eq!(id["ipxe"]["pci_drivers"]["value"].as_array().unwrap().len(), 0, "{file}");
+    }
     let full = &info("/usr/lib/ipxe/ipxe.efi")["identification"][0];
     let all = full["ipxe"]["pci_drivers"]["value"].as_array().unwrap();
     assert!(all.iter().any(|d| d["vendor"] == "8086" && d["device"] == "100e"), "e1000");

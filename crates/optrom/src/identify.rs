@@ -503,7 +503,7 @@ fn device_name(data: &[u8], at: usize) -> Option<String> {
 }
 
 fn plausible_id(vendor: u16, device: u16) -> bool {
-    vendor != 0 && vendor != 0xFFFF && device != 0 && device != 0xFFFF
+    vendor != 0 && device != 0
 }
 
 /// PCI ID tables of a BIOS build's unpacked payload. Pointers there are
@@ -544,9 +544,14 @@ fn legacy_pci_ids(data: &[u8], expected: Option<(u16, u16)>) -> Fact<Vec<PciId>>
         }
         at += 4;
     }
-    // The best-supported bases first; the driver-structure check below decides.
+    // .textdata is linked at address 0 (pcbios.lds `.textdata 0x0`) and, in every
+    // Debian build, its addresses are offsets into the unpacked payload: try that
+    // first, then the best-supported bases; the driver-structure check decides.
     let mut ranked: Vec<(i64, usize)> = votes.into_iter().collect();
     ranked.sort_by_key(|(b, c)| (std::cmp::Reverse(*c), *b));
+    if let Some(found) = legacy_tables_at(data, 0) {
+        return found;
+    }
     for (base, votes) in ranked.into_iter().take(32) {
         let Some(found) = legacy_tables_at(data, base) else { continue };
         let ids = found.value.as_deref().unwrap_or_default();
@@ -556,7 +561,10 @@ fn legacy_pci_ids(data: &[u8], expected: Option<(u16, u16)>) -> Fact<Vec<PciId>>
             return found;
         }
     }
-    Fact::unknown("no struct pci_driver whose ID table holds valid entries")
+    Fact::known(
+        Vec::new(),
+        "no struct pci_driver with a valid ID table in the unpacked payload: the build drives no PCI NIC itself (undionly.kpxe, for one, uses the NIC ROM's UNDI)".into(),
+    )
 }
 
 fn legacy_tables_at(data: &[u8], base: i64) -> Option<Fact<Vec<PciId>>> {
