@@ -18,8 +18,10 @@
 //! every prefix type, so [`find`] tries each 4-byte-aligned offset in the first
 //! 64 KiB whose byte is 0 (a range-coded LZMA stream always starts with 0) and
 //! accepts the first stream that decodes to its end marker. The work spent on
-//! wrong offsets is capped, so hostile input costs bounded time.
+//! wrong offsets is capped (16 MiB decoded in all), so hostile input costs
+//! bounded time.
 
+use std::cell::Cell;
 use std::io::{self, BufRead, Read, Write};
 
 use lzma_rs::decompress::raw::{LzmaDecoder, LzmaParams, LzmaProperties};
@@ -27,18 +29,21 @@ use serde::Serialize;
 
 /// The LZMA properties `zbin` uses.
 const PROPS: LzmaProperties = LzmaProperties { lc: 2, lp: 0, pb: 0 };
-/// Dictionary for decoding: larger than any payload we accept, so no match
-/// distance is rejected for lack of history.
-const DICT_SIZE: u32 = 16 << 20;
-/// Largest unpacked payload accepted (iPXE's full `ipxe.lkrn` unpacks to ~730 KiB).
-pub const MAX_UNPACKED: usize = 8 << 20;
+/// Decoding window. The decoder hands output on (and so to the work budget)
+/// each time this window fills, which bounds what a wrong start offset costs;
+/// it holds the whole of every iPXE payload seen (Debian's all-driver
+/// `ipxe.lkrn` unpacks to 747,144 bytes), so no match reaches past it.
+const DICT_SIZE: u32 = 1 << 20;
+/// Largest unpacked payload accepted.
+pub const MAX_UNPACKED: usize = 2 << 20;
 /// Where the stream may start: iPXE prefixes are a few KiB.
 const SCAN_WINDOW: usize = 64 << 10;
 /// Smallest payload taken for iPXE code: a stray 0 byte that happens to decode
 /// to an end marker yields a few bytes at most.
 const MIN_UNPACKED: usize = 4096;
-/// Total bytes read plus written across all attempts before giving up.
-const WORK_BUDGET: u64 = 96 << 20;
+/// Total bytes read plus written across all attempts before giving up: a few
+/// real payloads' worth, so hostile input costs a bounded, small time.
+const WORK_BUDGET: u64 = 16 << 20;
 
 /// Where the packed payload sits and what it unpacks to.
 #[derive(Debug, Clone, Serialize)]
@@ -67,7 +72,7 @@ pub struct Unpacked {
 struct Metered<'a> {
     data: &'a [u8],
     pos: usize,
-    budget: &'a mut u64,
+    budget: &'a Cell<u64>,
 }
 
 impl Read for Metered<'_> {
@@ -85,7 +90,7 @@ impl Read for Metered<'_> {
 
 impl io::BufRead for Metered<'_> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if *self.budget == 0 {
+        if self.budget.get() == 0 {
             return Err(io::Error::other("work budget spent"));
         }
         let end = self.data.len().min(self.pos + 4096);
@@ -93,20 +98,24 @@ impl io::BufRead for Metered<'_> {
     }
     fn consume(&mut self, n: usize) {
         self.pos += n;
-        *self.budget = self.budget.saturating_sub(n as u64);
+        self.budget.set(self.budget.get().saturating_sub(n as u64));
     }
 }
 
-/// Output sink with a size cap.
-struct Capped {
+/// Output sink with a size cap, charging the shared budget.
+struct Capped<'a> {
     out: Vec<u8>,
+    budget: &'a Cell<u64>,
 }
 
-impl Write for Capped {
+impl Write for Capped<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.out.len() + buf.len() > MAX_UNPACKED {
             return Err(io::Error::other("payload larger than the limit"));
         }
+        let left =
+            self.budget.get().checked_sub(buf.len() as u64).ok_or_else(|| io::Error::other("work budget spent"))?;
+        self.budget.set(left);
         self.out.extend_from_slice(buf);
         Ok(buf.len())
     }
@@ -116,28 +125,43 @@ impl Write for Capped {
 }
 
 /// Run the decoder over `data`: the output and how many input bytes it read.
-fn run(data: &[u8], budget: &mut u64) -> (Result<Vec<u8>, ()>, usize) {
+fn run(data: &[u8], budget: &Cell<u64>) -> (Result<Vec<u8>, Stop>, usize) {
     let params = LzmaParams::new(PROPS, DICT_SIZE, None);
-    let Ok(mut decoder) = LzmaDecoder::new(params, Some(MAX_UNPACKED)) else { return (Err(()), 0) };
+    let Ok(mut decoder) = LzmaDecoder::new(params, Some(DICT_SIZE as usize)) else { return (Err(Stop::Broken), 0) };
     let mut input = Metered { data, pos: 0, budget };
-    let mut output = Capped { out: Vec::new() };
+    let mut output = Capped { out: Vec::new(), budget };
     let result = decoder.decompress(&mut input, &mut output);
     let read = input.pos;
-    (result.map(|()| output.out).map_err(|_| ()), read)
+    let result = result.map(|()| output.out).map_err(|e| match e {
+        // lzma-rs's words for "the stream ended with its end marker and input
+        // remains"; every other error means no stream ends there.
+        lzma_rs::error::Error::LzmaError(m) if m.contains("end-of-stream marker but more bytes") => Stop::EndMarker,
+        _ => Stop::Broken,
+    });
+    (result, read)
+}
+
+/// Why a decoder run stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// At the end-of-stream marker, with input left over.
+    EndMarker,
+    /// At bad data, a limit, or the end of the input.
+    Broken,
 }
 
 /// Decode one raw stream at the start of `data`: the unpacked bytes and the
 /// stream length, or `None` when no complete stream starts there. lzma-rs
-/// refuses a stream followed by more bytes, and gives no output then; so a
-/// failed run is retried on exactly the bytes it read, which succeeds only when
-/// they end with the end marker.
-fn decode_at(data: &[u8], budget: &mut u64) -> Option<(Vec<u8>, usize)> {
+/// refuses a stream that is followed by more bytes (and then gives no output),
+/// so a run that stops at the end marker is repeated on exactly the bytes it
+/// read.
+fn decode_at(data: &[u8], budget: &Cell<u64>) -> Option<(Vec<u8>, usize)> {
     let (result, read) = run(data, budget);
-    if let Ok(out) = result {
-        return Some((out, read));
-    }
-    if read == 0 || read >= data.len() {
-        return None;
+    match result {
+        Ok(out) => return Some((out, read)),
+        Err(Stop::Broken) => return None,
+        Err(Stop::EndMarker) if read == 0 || read >= data.len() => return None,
+        Err(Stop::EndMarker) => {}
     }
     let (again, read_again) = run(&data[..read], budget);
     again.ok().filter(|_| read_again == read).map(|out| (out, read))
@@ -145,16 +169,19 @@ fn decode_at(data: &[u8], budget: &mut u64) -> Option<(Vec<u8>, usize)> {
 
 /// Find and unpack the payload of an iPXE BIOS image.
 pub fn find(image: &[u8]) -> Option<Unpacked> {
-    let mut budget = WORK_BUDGET;
+    let budget = Cell::new(WORK_BUDGET);
     let window = image.len().min(SCAN_WINDOW);
     for offset in (0..window).step_by(4) {
-        if image[offset] != 0 {
+        // A range-coded stream starts with a 0 byte and then the coder's initial
+        // 32-bit code, which is never all zero in a real stream (odds 2^-32) but
+        // is in zero fill, where decoding would run long.
+        if image[offset] != 0 || image.get(offset + 1..offset + 5).is_none_or(|code| code == [0; 4]) {
             continue;
         }
-        if budget == 0 {
+        if budget.get() == 0 {
             return None;
         }
-        let Some((mut data, packed)) = decode_at(&image[offset..], &mut budget) else { continue };
+        let Some((mut data, packed)) = decode_at(&image[offset..], &budget) else { continue };
         if data.len() < MIN_UNPACKED {
             continue;
         }
