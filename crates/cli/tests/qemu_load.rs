@@ -16,6 +16,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const QEMU: &str = "qemu-system-x86_64";
+const QEMU_AA64: &str = "qemu-system-aarch64";
 const DEBIAN_SET: &str = "/usr/lib/ipxe/qemu";
 
 fn optrom(args: &[&str]) -> Output {
@@ -57,23 +58,10 @@ impl Drop for Qemu {
 }
 
 impl Qemu {
-    fn start(dir: &Path, args: &[String]) -> Qemu {
+    fn start(dir: &Path, qemu: &str, machine: &str, args: &[String]) -> Qemu {
         let sock = dir.join("qmp.sock");
-        let mut child = Command::new(QEMU)
-            .args([
-                "-accel",
-                "tcg",
-                "-machine",
-                "pc",
-                "-m",
-                "128",
-                "-display",
-                "none",
-                "-vga",
-                "none",
-                "-nodefaults",
-                "-S",
-            ])
+        let mut child = Command::new(qemu)
+            .args(["-accel", "tcg", "-machine", machine, "-m", "128", "-display", "none", "-nodefaults", "-S"])
             .arg("-qmp")
             .arg(format!("unix:{},server=on,wait=off", sock.display()))
             .args(args)
@@ -140,8 +128,8 @@ fn predicted(dir: &Path, romsize: u64) -> Vec<(String, u64)> {
 
 /// Start QEMU with the emitted arguments for every model of the set and check
 /// every ROM RAM block and ROM BAR.
-fn check_set(dir: &Path, expected_romsize: u64, layout: &str) {
-    let out = optrom(&["qemu-args", dir.to_str().unwrap(), "--json"]);
+fn check_set(dir: &Path, expected_romsize: u64, layout: &str, target: &str) {
+    let out = optrom(&["qemu-args", dir.to_str().unwrap(), "--target", target, "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["plan"]["layout"], layout);
@@ -161,7 +149,8 @@ fn check_set(dir: &Path, expected_romsize: u64, layout: &str) {
         }
     }
     let work = tempfile::tempdir().unwrap();
-    let mut qemu = Qemu::start(work.path(), &args);
+    let (qemu, machine) = if target == "aarch64" { (QEMU_AA64, "virt") } else { (QEMU, "pc") };
+    let mut qemu = Qemu::start(work.path(), qemu, machine, &args);
     let pci = qemu.execute(r#"{"execute":"query-pci"}"#);
     let blocks = qemu.execute(r#"{"execute":"human-monitor-command","arguments":{"command-line":"info ramblock"}}"#);
     let blocks = blocks.as_str().unwrap().to_string();
@@ -207,7 +196,7 @@ fn qemu_loads_every_nic_of_both_layouts_with_the_pinned_rom_bar() {
     }
     let tmp = tempfile::tempdir().unwrap();
     // Combined layout: Debian's own directory, every ROM under 256 KiB.
-    check_set(Path::new(DEBIAN_SET), 256 << 10, "combined");
+    check_set(Path::new(DEBIAN_SET), 256 << 10, "combined", "x86_64");
     // Per-arch layout whose e1000 ROM grew past 256 KiB: every NIC is pinned to
     // 512 KiB, also those whose own file would give 256 KiB.
     let set = tmp.path().join("perarch");
@@ -215,7 +204,48 @@ fn qemu_loads_every_nic_of_both_layouts_with_the_pinned_rom_bar() {
     let big = set.join("x86_64/efi-e1000.rom");
     let out = optrom(&["pad", big.to_str().unwrap(), "--to", "300K", "-o", big.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    check_set(&set, 512 << 10, "per-arch");
+    check_set(&set, 512 << 10, "per-arch", "x86_64");
+}
+
+/// The per-arch layout for another target: `DIR/aarch64/` is what `qemu-args
+/// --target aarch64` loads, on qemu-system-aarch64's `virt` machine. (The BAR
+/// depends only on file sizes; these are Debian's files under aarch64 names.)
+#[test]
+fn qemu_aarch64_loads_the_per_arch_directory() {
+    let ok = Command::new(QEMU_AA64).arg("--version").output().is_ok_and(|o| o.status.success());
+    if !have_qemu() || !present(ok, "qemu-system-aarch64 (scripts/install-qemu.sh)") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let set = tmp.path().join("set");
+    copy_set(&set.join("aarch64"));
+    copy_set(&set.join("x86_64"));
+    let big = set.join("x86_64/efi-virtio.rom");
+    // The x86_64 directory's bigger ROM sets the bucket for the whole set.
+    let out = optrom(&["pad", big.to_str().unwrap(), "--to", "600K", "-o", big.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    check_set(&set, 1 << 20, "per-arch", "aarch64");
+}
+
+#[test]
+fn bad_romsize_and_missing_rom_are_one_clear_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("efi-e1000.rom"), vec![0u8; 200_000]).unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    for (args, expect) in [
+        (vec!["qemu-args", dir, "--romsize", "300000"], "romsize 300000: QEMU needs a power of two"),
+        (vec!["qemu-args", dir, "--romsize", "128K"], "romsize 131072: the set's largest ROM is 200000 bytes"),
+        (vec!["libvirt", dir, "--nic", "rtl8139"], "no efi-rtl8139.rom for rtl8139"),
+        (vec!["qemu-args", dir, "--nic", "tulip"], "tulip has no option ROM in QEMU"),
+        (vec!["qemu-args", dir, "--target", "mips"], "unknown target \"mips\""),
+    ] {
+        let out = optrom(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
 }
 
 #[test]
