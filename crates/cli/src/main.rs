@@ -268,6 +268,7 @@ fn parse_size_arg(text: &str) -> Result<u64, String> {
 }
 
 fn main() -> ExitCode {
+    output::exit_quietly_on_closed_stdout();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Info { files, json } => info_cmd::run(&files, json),

@@ -32,3 +32,21 @@ pub fn load_with_bytes(path: &Path) -> Option<(RomInfo, Vec<u8>)> {
 pub fn print_json(value: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(value).expect("JSON values always serialize"));
 }
+
+/// Stop quietly when the reader of stdout goes away (`optrom info … | head`):
+/// `println!` panics on a closed pipe, and a panic is no way to end.
+pub fn exit_quietly_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(i32::from(crate::EXIT_OK));
+        }
+        default(info);
+    }));
+}

@@ -286,3 +286,27 @@ fn identification_json_matches_the_schema() {
     broken["files"][1]["identification"][0]["ipxe"]["efi_boot"]["value"] = "maybe".into();
     assert!(!validator.is_valid(&broken));
 }
+
+/// `optrom info … | head`: the reader goes away; optrom stops without a panic.
+#[test]
+fn closed_stdout_is_no_panic() {
+    use std::io::Read;
+    if !present("/usr/lib/ipxe/qemu/efi-e1000.rom") {
+        return;
+    }
+    let files = vec!["/usr/lib/ipxe/qemu/efi-e1000.rom"; 200];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_optrom"))
+        .arg("info")
+        .args(&files)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
