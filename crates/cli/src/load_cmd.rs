@@ -52,8 +52,15 @@ pub fn qemu_args(dir: &Path, target: &str, nics: &[String], romsize: Option<u64>
         return EXIT_OK;
     }
     header(&plan);
-    for pair in args.chunks(4) {
+    let (dash_l, devices) = args.split_at(if plan.dash_l.is_some() { 2 } else { 0 });
+    if !dash_l.is_empty() {
+        println!("{}", dash_l.join(" "));
+    }
+    for pair in devices.chunks(4) {
         println!("{}", pair.join(" "));
+    }
+    for nic in plan.nics.iter().filter(|n| !n.explicit_romfile) {
+        println!("# {}: no romfile= because {}", nic.model, nic.id_note.as_deref().unwrap_or(""));
     }
     println!(
         "# switch a NIC's ROM off: romfile= (empty) on its -device, e.g. -device {},romfile=",

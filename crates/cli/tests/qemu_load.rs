@@ -142,12 +142,13 @@ fn check_set(dir: &Path, expected_romsize: u64, layout: &str, target: &str) {
     let mut args: Vec<String> = v["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
     // Name each device so QMP's answer can be matched to it.
     let mut n = 0;
-    for a in args.iter_mut() {
-        if a.contains("romfile=") {
-            a.push_str(&format!(",id=nic{n}"));
+    for i in 1..args.len() {
+        if args[i - 1] == "-device" {
+            args[i].push_str(&format!(",id=nic{n}"));
             n += 1;
         }
     }
+    assert_eq!(n, nics.len());
     let work = tempfile::tempdir().unwrap();
     let (qemu, machine) = if target == "aarch64" { (QEMU_AA64, "virt") } else { (QEMU, "pc") };
     let mut qemu = Qemu::start(work.path(), qemu, machine, &args);
@@ -266,6 +267,10 @@ fn libvirt_schema_accepts_the_domain_xml() {
     assert!(xml.contains("<model type='virtio'/>"), "{xml}");
     assert!(xml.contains("<qemu:property name='romsize' type='unsigned' value='262144'/>"), "{xml}");
     assert!(xml.contains("<rom enabled='no'/>"), "the XML says how to switch the ROM off");
+    // ne2k_pci's file needs QEMU's re-IDing: no <rom file>, found through -L.
+    let ne2k = xml.split("<model type='ne2k_pci'/>").nth(1).unwrap().split("</interface>").next().unwrap();
+    assert!(!ne2k.contains("<rom "), "{ne2k}");
+    assert!(xml.contains("<qemu:arg value='-L'/>\n    <qemu:arg value='/usr/lib/ipxe/qemu'/>"), "{xml}");
     let file: PathBuf = tmp.path().join("domain.xml");
     std::fs::write(&file, &xml).unwrap();
     let v = Command::new("virt-xml-validate").arg(&file).arg("domain").output().unwrap();
@@ -274,4 +279,83 @@ fn libvirt_schema_accepts_the_domain_xml() {
     std::fs::write(&file, xml.replace("<rom file=", "<rom size='1' file=")).unwrap();
     let bad = Command::new("virt-xml-validate").arg(&file).arg("domain").output().unwrap();
     assert!(!bad.status.success(), "virt-xml-validate accepted an unknown <rom size=> attribute");
+}
+
+/// Serial console text of a SeaBIOS guest started with `args`, until `done`
+/// matches a line or the timeout passes.
+fn seabios_serial(args: &[String], done: &[&str], timeout: Duration) -> String {
+    use std::sync::mpsc;
+    let dir = tempfile::tempdir().unwrap();
+    let sercon = dir.path().join("sercon-port.bin");
+    // SeaBIOS's serial console on 0x3f8 (qemu-testing.md §1a).
+    std::fs::write(&sercon, [0xf8, 0x03]).unwrap();
+    let mut child = Command::new(QEMU)
+        .args(["-accel", "tcg", "-machine", "pc", "-m", "128", "-display", "none", "-vga", "none", "-nodefaults"])
+        .args(["-serial", "stdio", "-monitor", "none", "-no-reboot", "-boot", "order=n,reboot-timeout=0"])
+        .arg("-fw_cfg")
+        .arg(format!("name=etc/sercon-port,file={}", sercon.display()))
+        .args(args)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start qemu");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).split(b'\n') {
+            let Ok(line) = line else { break };
+            if tx.send(String::from_utf8_lossy(&line).into_owned()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + timeout;
+    let mut text = String::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                text.push_str(&line);
+                text.push('\n');
+                if done.iter().any(|d| line.contains(d)) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    text
+}
+
+/// The emitted settings make SeaBIOS run the ROM even where the set's file is
+/// built for other PCI IDs than the NIC (Debian's ne2k_pci ROM says 0000:0000,
+/// its virtio ROM 1af4:1041): the NIC keeps its default romfile name, found
+/// through -L, so QEMU re-IDs it. The same file given as romfile= is skipped.
+#[test]
+fn seabios_runs_roms_that_need_qemus_id_patching() {
+    if !have_qemu() {
+        return;
+    }
+    let banner = "iPXE (http://ipxe.org)";
+    for model in ["ne2k_pci", "virtio-net-pci", "e1000-82545em"] {
+        let out = optrom(&["qemu-args", DEBIAN_SET, "--nic", model, "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let args: Vec<String> = v["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+        assert_eq!(args[0], "-L", "{model}: {args:?}");
+        assert!(!args.iter().any(|a| a.contains("romfile=")), "{model}: {args:?}");
+        let text = seabios_serial(&args, &[banner, "No bootable device"], Duration::from_secs(90));
+        assert!(text.contains(banner), "{model}: SeaBIOS did not run the ROM:\n{text}");
+    }
+    // Control: Debian's ne2k_pci file as an explicit romfile= is not run.
+    let explicit = vec![
+        "-netdev".to_string(),
+        "user,id=n0".to_string(),
+        "-device".to_string(),
+        format!("ne2k_pci,netdev=n0,romfile={DEBIAN_SET}/efi-ne2k_pci.rom"),
+    ];
+    let text = seabios_serial(&explicit, &[banner, "No bootable device"], Duration::from_secs(90));
+    assert!(text.contains("No bootable device") && !text.contains(banner), "{text}");
 }

@@ -13,7 +13,10 @@
 //!   (`VERSION`, which starts with `major.minor.patch`).
 //! * `include/ipxe/pci.h`: each driver's ID table is an array of
 //!   `struct pci_device_id { const char *name; uint16_t vendor, device;
-//!   unsigned long driver_data; }` — 12 bytes on i386, 24 on x86-64.
+//!   unsigned long driver_data; }` — 12 bytes on i386, 24 on x86-64 — and the
+//!   driver's `struct pci_driver` starts with a pointer to that array and its
+//!   entry count; a table counts only when such a driver entry points at exactly
+//!   that many valid entries.
 //! * `interface/efi/efi_snp.c` and `efi_pxe.c`: with `EFI_DOWNGRADE_UX` (set by
 //!   `CONFIG=qemu`, `config/qemu/general.h`) iPXE installs its LoadFile and PXE
 //!   base code interfaces under dummy GUIDs whose bytes read `#slow #unhelpful`

@@ -191,7 +191,7 @@ pub fn find(image: &[u8]) -> Option<Unpacked> {
             packed_size: packed as u64,
             unpacked_size: data.len() as u64,
             evidence: format!(
-                "raw LZMA1 stream (lc=2 lp=0 pb=0, as iPXE's zbin writes) at {offset:#x} decodes to its end marker after {packed} bytes; x86 branch filter undone"
+                "raw LZMA1 stream (lc=2 lp=0 pb=0, as iPXE's zbin writes) at {offset:#x} decodes to its end after {packed} bytes; x86 branch filter undone"
             ),
         };
         return Some(Unpacked { info, data });

@@ -6,6 +6,13 @@
 //! A set is a directory in one of the two layouts `optrom pack` writes: combined
 //! (`DIR/efi-e1000.rom`) or per-arch (`DIR/x86_64/efi-e1000.rom`). For a target
 //! the per-arch directory wins when it exists.
+//!
+//! A NIC gets `romfile=PATH` unless its file's legacy image carries other PCI IDs
+//! than the NIC (Debian's ne2k_pci ROM says 0000:0000, its virtio ROM 1af4:1041,
+//! the one e1000 ROM serves three e1000 models): QEMU re-IDs only a ROM it loads
+//! under the model's default name (`pci_patch_ids`, option-roms.md §4.5), and
+//! SeaBIOS runs a legacy image only on an exact ID match, so such a NIC keeps the
+//! default name and QEMU finds the set's file through `-L DIR`.
 
 use std::path::{Path, PathBuf};
 
@@ -42,6 +49,14 @@ pub struct NicLoad {
     pub libvirt_model: String,
     /// The RAM block name QEMU migrates (without the PCI address).
     pub ramblock: String,
+    /// Whether the device names the file with `romfile=`. It does not when the
+    /// file's legacy image carries other PCI IDs than the model: QEMU rewrites
+    /// the IDs only of a ROM it loads as the model's *default* romfile, and
+    /// SeaBIOS runs a legacy image only when its IDs match exactly. Such a NIC
+    /// keeps the default name and finds the set's file through `-L DIR`.
+    pub explicit_romfile: bool,
+    /// Why `explicit_romfile` is false.
+    pub id_note: Option<String>,
 }
 
 /// Settings for a whole set.
@@ -62,6 +77,8 @@ pub struct LoadPlan {
     pub nics: Vec<NicLoad>,
     /// `-L` and firmware hints for the target.
     pub firmware_hints: Vec<String>,
+    /// The `-L` directory, when a NIC relies on QEMU's default-romfile lookup.
+    pub dash_l: Option<PathBuf>,
 }
 
 /// Why a plan cannot be made.
@@ -157,17 +174,44 @@ pub fn plan(dir: &Path, target: Target, models: &[String], romsize: Option<u64>)
                 looked: files_dir.display().to_string(),
             });
         };
+        let id_note = legacy_id_mismatch(&path, model);
+        let explicit = id_note.is_none();
         nics.push(NicLoad {
             model: model.model.to_string(),
-            device: format!("{},romfile={},romsize={romsize}", model.model, path.display()),
+            device: if explicit {
+                format!("{},romfile={},romsize={romsize}", model.model, path.display())
+            } else {
+                format!("{},romsize={romsize}", model.model)
+            },
             romfile: path,
             file_size: meta.len(),
             natural_bar: bar_size(meta.len()),
             libvirt_model: libvirt_model(model.model).to_string(),
             ramblock: format!("{}.rom", model.ramblock_name),
+            explicit_romfile: explicit,
+            id_note,
         });
     }
-    Ok(LoadPlan { target, dir, layout, romsize, romsize_reason, nics, firmware_hints: firmware_hints(target) })
+    let dash_l = nics.iter().any(|n| !n.explicit_romfile).then(|| files_dir.clone());
+    Ok(LoadPlan { target, dir, layout, romsize, romsize_reason, nics, firmware_hints: firmware_hints(target), dash_l })
+}
+
+/// When the file's first legacy image is not built for `model`'s IDs, why a
+/// `romfile=` would make SeaBIOS skip it.
+fn legacy_id_mismatch(path: &Path, model: &NicModel) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    let info = crate::inspect(&bytes).ok()?;
+    let first = info.images.first()?;
+    if first.code_type != optrom_format::CodeType::PcAt {
+        return None;
+    }
+    let pcir = first.pcir.as_ref()?;
+    (pcir.vendor != model.vendor || pcir.device != model.device).then(|| {
+        format!(
+            "its legacy image is {:04x}:{:04x}, the {} is {:04x}:{:04x}: QEMU rewrites the IDs only of its default romfile, so with romfile= SeaBIOS would skip it; it keeps the default name and QEMU finds the set's file through -L (a file of that name in QEMU's working directory would still win)",
+            pcir.vendor, pcir.device, model.model, model.vendor, model.device
+        )
+    })
 }
 
 fn firmware_hints(target: Target) -> Vec<String> {
@@ -201,6 +245,10 @@ pub fn rom_off_consequence(model: &str) -> String {
 /// user-mode netdev so the line runs as is).
 pub fn qemu_args(plan: &LoadPlan) -> Vec<String> {
     let mut args = Vec::new();
+    if let Some(dir) = &plan.dash_l {
+        args.push("-L".into());
+        args.push(dir.display().to_string());
+    }
     for (i, nic) in plan.nics.iter().enumerate() {
         args.push("-netdev".into());
         args.push(format!("user,id=net{i}"));
@@ -242,9 +290,14 @@ pub fn libvirt_xml(plan: &LoadPlan, name: &str) -> String {
             human(nic.natural_bar),
             human(plan.romsize)
         );
+        if let Some(note) = &nic.id_note {
+            x += &format!("    <!-- no <rom file>: {} -->\n", note.replace("--", "-"));
+        }
         x += "    <interface type='user'>\n";
         x += &format!("      <model type='{}'/>\n", xml_escape(&nic.libvirt_model));
-        x += &format!("      <rom file='{}'/>\n", xml_escape(&nic.romfile.display().to_string()));
+        if nic.explicit_romfile {
+            x += &format!("      <rom file='{}'/>\n", xml_escape(&nic.romfile.display().to_string()));
+        }
         x += &format!("      <alias name='ua-optrom-net{i}'/>\n");
         x += "    </interface>\n";
     }
@@ -257,6 +310,10 @@ pub fn libvirt_xml(plan: &LoadPlan, name: &str) -> String {
         x += "      </qemu:frontend>\n    </qemu:device>\n";
     }
     x += "  </qemu:override>\n";
+    if let Some(dir) = &plan.dash_l {
+        x += "  <qemu:commandline>\n    <qemu:arg value='-L'/>\n";
+        x += &format!("    <qemu:arg value='{}'/>\n  </qemu:commandline>\n", xml_escape(&dir.display().to_string()));
+    }
     x += "</domain>\n";
     x
 }
