@@ -174,7 +174,8 @@ pub fn plan(dir: &Path, target: Target, models: &[String], romsize: Option<u64>)
                 looked: files_dir.display().to_string(),
             });
         };
-        let id_note = legacy_id_mismatch(&path, model);
+        // Only SeaBIOS (x86_64) compares the legacy image's IDs.
+        let id_note = if target.runs_legacy() { legacy_id_mismatch(&path, model) } else { None };
         let explicit = id_note.is_none();
         nics.push(NicLoad {
             model: model.model.to_string(),
