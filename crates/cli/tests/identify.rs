@@ -310,3 +310,36 @@ fn closed_stdout_is_no_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
 }
+
+/// The same facts come out of an EFI-compressed image: optrom decompresses the
+/// driver first (here Debian's e1000 driver rebuilt compressed by `optrom efirom`).
+#[test]
+fn compressed_efi_image_is_identified_after_decompression() {
+    let rom = "/usr/lib/ipxe/qemu/efi-e1000.rom";
+    if !present(rom) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let parts = dir.path().join("parts");
+    assert!(optrom(&["split", rom, "-o", parts.to_str().unwrap()]).status.success());
+    let driver = parts.join("01-efi-x64-8086-100e.efi");
+    let out = dir.path().join("compressed.rom");
+    let built = optrom(&[
+        "efirom",
+        "--vendor",
+        "8086",
+        "--device",
+        "100e",
+        "-o",
+        out.to_str().unwrap(),
+        driver.to_str().unwrap(),
+    ]);
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let v = info(out.to_str().unwrap());
+    assert_eq!(v["images"][0]["efi"]["compression"]["raw"], 1, "the rebuilt image is compressed");
+    let id = &v["identification"][0];
+    assert_eq!(id["ipxe"]["build_name"]["value"], "82540em.efidrv");
+    assert_eq!(id["ipxe"]["version"]["value"], package_version("ipxe-qemu").as_str());
+    assert_eq!(features(id), set(EFI_FEATURES));
+    assert_eq!(id["ipxe"]["efi_boot"]["value"], "full-stack");
+}

@@ -245,7 +245,9 @@ pub fn identify_pe(bytes: &[u8]) -> Identification {
     id.pe = Some(PeFacts { header, pdb_path: pdb_path.clone(), module: module.clone() });
     if let Some(marker) = ipxe_marker(bytes) {
         id.code = "ipxe";
-        id.code_evidence = marker;
+        id.code_evidence = format!(
+            "in the PE image (offsets relative to its first byte; decompressed first if the ROM stores it compressed): {marker}"
+        );
         let mut facts = common_ipxe_facts(bytes);
         facts.pci_drivers = pe_pci_ids(bytes);
         facts.efi_boot = efi_boot_role(bytes);
