@@ -185,8 +185,8 @@ pub fn identify_bios(bytes: &[u8]) -> Identification {
     identify_bios_for(bytes, None)
 }
 
-/// As [`identify_bios`]; `expected` is the PCIR's vendor:device, which the
-/// driver tables must contain.
+/// As [`identify_bios`]; `expected` is the PCIR's vendor:device: a driver-table
+/// base that finds a table with those IDs is accepted on that evidence alone.
 pub fn identify_bios_for(bytes: &[u8], expected: Option<(u16, u16)>) -> Identification {
     let mut id = Identification {
         image: None,
