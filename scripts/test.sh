@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ipxe-qemu ipxe seabios ovmf python3-dev python3-pip gcc chromium man-db dnsmasq-base)
+APT_PACKAGES=(ipxe-qemu ipxe seabios ovmf python3-dev python3-pip gcc chromium man-db dnsmasq-base libvirt-clients libxml2-utils)
 PY_PACKAGES=(uefi_firmware)
 FUZZ_SECONDS=${OPTROM_FUZZ_SECONDS:-60}
 
@@ -61,7 +61,7 @@ run_fuzz() {
   for t in $targets; do
     mkdir -p "fuzz/corpus/$t"
     case "$t" in
-      parse_rom) cp /usr/lib/ipxe/qemu/*.rom /usr/share/seabios/vgabios-isavga.bin /usr/share/seabios/vgabios-stdvga.bin "fuzz/corpus/$t/" ;;
+      parse_rom) cp /usr/lib/ipxe/qemu/*.rom /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi /usr/share/seabios/vgabios-isavga.bin /usr/share/seabios/vgabios-stdvga.bin "fuzz/corpus/$t/" ;;
     esac
     [ -d "fuzz/seeds/$t" ] && cp fuzz/seeds/"$t"/* "fuzz/corpus/$t/" 2>/dev/null || true
     echo "== fuzz $t for ${FUZZ_SECONDS}s"

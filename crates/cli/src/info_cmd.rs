@@ -9,14 +9,21 @@ use optrom::size::human;
 use optrom::{Finding, Severity};
 use serde_json::json;
 
-use crate::output::{load, outln, print_json};
+use crate::output::{load_with_bytes, outln, print_json};
 use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
 
 pub fn run(files: &[PathBuf], json: bool) -> u8 {
     let mut status = EXIT_OK;
     let mut entries = Vec::new();
     for path in files {
-        let Some(info) = load(path) else {
+        if let Some((size, id)) = crate::identify_cmd::boot_file(path) {
+            match json {
+                true => entries.push(crate::identify_cmd::boot_file_json(path, size, &id)),
+                false => crate::identify_cmd::print_boot_file(path, size, &id),
+            }
+            continue;
+        }
+        let Some((info, bytes)) = load_with_bytes(path) else {
             status = EXIT_UNUSABLE;
             continue;
         };
@@ -33,13 +40,16 @@ pub fn run(files: &[PathBuf], json: bool) -> u8 {
                 .as_object_mut()
                 .expect("report is an object")
                 .insert("path".into(), json!(path.display().to_string()));
+            value["kind"] = json!("rom");
+            value["identification"] = json!(optrom::identify::identify_rom(&bytes, &info));
             entries.push(value);
         } else {
             print_text(&path.display().to_string(), &info);
+            crate::identify_cmd::print_rom(&optrom::identify::identify_rom(&bytes, &info));
         }
     }
     if json {
-        print_json(&json!({ "schema": "optrom-info", "schema_version": 1, "files": entries }));
+        print_json(&json!({ "schema": "optrom-info", "schema_version": 2, "files": entries }));
     }
     status
 }

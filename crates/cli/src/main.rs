@@ -9,7 +9,9 @@ mod check_cmd;
 mod codec_cmd;
 mod completions_cmd;
 mod edit_cmd;
+mod identify_cmd;
 mod info_cmd;
+mod load_cmd;
 mod man_cmd;
 mod migrate_cmd;
 mod output;
@@ -205,6 +207,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print QEMU arguments that load a ROM set's files with the ROM BAR pinned to the set's bucket.
+    QemuArgs(LoadArgs),
+    /// Print libvirt domain XML that loads a ROM set's files with the ROM BAR pinned to the set's bucket.
+    Libvirt {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// The domain name in the XML.
+        #[arg(long, default_value = "optrom-guest")]
+        name: String,
+    },
     /// Make each image sum to zero again, in the checksum convention it uses.
     FixChecksum {
         /// The ROM.
@@ -251,6 +263,25 @@ enum Command {
     },
 }
 
+/// Arguments shared by `qemu-args` and `libvirt`.
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// The ROM set directory (combined, or per-arch with a TARGET subdirectory).
+    dir: PathBuf,
+    /// QEMU target: x86_64, aarch64, riscv64, loongarch64.
+    #[arg(long, default_value = "x86_64")]
+    target: String,
+    /// NIC model; repeat for several (default: every model whose ROM the set has).
+    #[arg(long = "nic")]
+    nics: Vec<String>,
+    /// romsize= instead of the set's bucket (a power of two ≥ every ROM of the set).
+    #[arg(long, value_parser = optrom::size::parse_size)]
+    romsize: Option<u64>,
+    /// Machine-readable output (qemu-args).
+    #[arg(long)]
+    json: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
@@ -268,6 +299,8 @@ fn main() -> ExitCode {
         }
         Command::BootTest(args) => boot_test_cmd::run(args),
         Command::Pad { rom, to, fill, output } => edit_cmd::pad(&rom, to, fill, &output),
+        Command::QemuArgs(a) => load_cmd::qemu_args(&a.dir, &a.target, &a.nics, a.romsize, a.json),
+        Command::Libvirt { load: a, name } => load_cmd::libvirt(&a.dir, &a.target, &a.nics, a.romsize, &name),
         Command::FixChecksum { rom, image, convention, output } => {
             edit_cmd::fix_checksum(&rom, image, convention.convention(), &output)
         }

@@ -38,6 +38,7 @@ pub fn read(path: &Path) -> Result<Vec<u8>, u8> {
 }
 
 /// Read and inspect one file, or print the one-line reason it is unusable.
+#[allow(dead_code)] // kept for the other subcommands' use
 pub fn load(path: &Path) -> Option<RomInfo> {
     load_with_bytes(path).map(|(info, _)| info)
 }

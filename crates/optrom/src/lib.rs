@@ -12,6 +12,10 @@
 //! ROM BAR arithmetic ([`size`]); parses the values users type ([`parse`]); reads
 //! inputs bounded and writes outputs all or nothing ([`fsio`]); and classifies
 //! every failure as findings or unusable input ([`outcome`]).
+//! It also identifies the code inside images and boot files — iPXE's version, build,
+//! features, PCI drivers and EFI boot role, unpacking iPXE's LZMA payload
+//! ([`identify`], [`ipxe_payload`]) — and writes the QEMU arguments and libvirt XML
+//! that load a ROM set with a pinned ROM BAR ([`loadcfg`]).
 
 #![forbid(unsafe_code)]
 
@@ -22,7 +26,10 @@ pub mod edit;
 pub mod finding;
 pub mod fsio;
 pub mod html;
+pub mod identify;
 pub mod inspect;
+pub mod ipxe_payload;
+pub mod loadcfg;
 pub mod manifest;
 pub mod migrate;
 pub mod nic;
