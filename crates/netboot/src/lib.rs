@@ -1,4 +1,7 @@
-//! The network half of optrom: the services a netboot client talks to. It is being
-//! built now; today it holds no services yet.
+//! The network half of optrom: the services a netboot client talks to. Today it holds the DHCP
+//! service ([`dhcp`]): request classification (PXE / UEFI HTTP boot / iPXE, IANA architecture
+//! codes), proxyDHCP with the port-4011 boot server, and full DHCP with leases in SQLite.
 
 #![forbid(unsafe_code)]
+
+pub mod dhcp;
