@@ -108,7 +108,10 @@ impl RawOptions {
                     opts.walk(packet, SNAME_FIELD.start, SNAME_FIELD.end)?;
                 }
                 _ => {
-                    return Err(PacketError::BadOption { code: code::OVERLOAD, why: "value is not one byte 1, 2 or 3" });
+                    return Err(PacketError::BadOption {
+                        code: code::OVERLOAD,
+                        why: "value is not one byte 1, 2 or 3",
+                    });
                 }
             }
         }
