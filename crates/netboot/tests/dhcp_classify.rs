@@ -312,3 +312,40 @@ fn class_id(m: &Message) -> Vec<u8> {
         o => panic!("option 60: {o:?}"),
     }
 }
+
+#[test]
+fn mutated_captures_never_panic_and_replies_decode() {
+    // A deterministic mutation pass over every capture (the fuzz target dhcp_parse goes further).
+    let files = std::fs::read_dir(format!("{}/tests/data", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let table = DefaultBootTable::new(SERVER, 80);
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut parsed = 0;
+    for f in files.flatten().filter(|f| f.path().extension().is_some_and(|e| e == "bin")) {
+        let base = std::fs::read(f.path()).unwrap();
+        for _ in 0..3000 {
+            let mut p = base.clone();
+            for _ in 0..1 + rand() % 4 {
+                let at = 236 + (rand() as usize % (p.len() - 236));
+                p[at] = rand() as u8;
+            }
+            if rand() % 8 == 0 {
+                p.truncate(240 + rand() as usize % (p.len() - 240));
+            }
+            let Ok(r) = Request::parse(&p) else { continue };
+            parsed += 1;
+            if let Decision::Boot(file) = table.decide(&r.class) {
+                for style in [ProxyStyle::Auto, ProxyStyle::Pxe10, ProxyStyle::Binl] {
+                    Message::from_bytes(&encode(&proxy_offer(&r, &file, SERVER, style))).unwrap();
+                }
+                Message::from_bytes(&encode(&binl_ack(&r, &file, SERVER))).unwrap();
+            }
+        }
+    }
+    assert!(parsed > 1000, "the mutations should mostly stay parseable ({parsed})");
+}
