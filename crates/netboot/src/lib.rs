@@ -3,5 +3,6 @@
 //! codes), proxyDHCP with the port-4011 boot server, and full DHCP with leases in SQLite.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod dhcp;

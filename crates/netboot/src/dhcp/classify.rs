@@ -8,7 +8,9 @@ use std::fmt;
 
 use super::packet::{MacAddr, RawOptions, code};
 
-/// What a processor architecture code (option 93) names: the CPU.
+/// What a processor architecture code (option 93) names: the CPU. Variant names follow the
+/// IANA registry entries.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Cpu {
     X86,
@@ -109,7 +111,9 @@ const ARCH_TABLE: &[(u16, Cpu, Platform, &str)] = &[
 pub struct Arch {
     /// The raw code as sent.
     pub code: u16,
+    /// The CPU the code names.
     pub cpu: Cpu,
+    /// The firmware interface and download protocol it implies.
     pub platform: Platform,
 }
 
@@ -148,6 +152,7 @@ pub enum VendorClass {
 /// The `Arch:` and `UNDI:` fields of a PXE/HTTP vendor class (both decimal per the PXE spec).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VendorClassFields {
+    /// The `Arch:` field (decimal), e.g. 7 for `Arch:00007`.
     pub arch: Option<u16>,
     /// UNDI major and minor version (`UNDI:003010` = 3.10).
     pub undi: Option<(u16, u16)>,
@@ -216,7 +221,9 @@ impl UserClass {
     }
 }
 
-/// iPXE feature codes sent as option 175 sub-options (iPXE `include/ipxe/features.h`).
+/// iPXE feature codes sent as option 175 sub-options (iPXE `include/ipxe/features.h`); the
+/// names are iPXE's feature names.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IpxeFeature {
     PxeExt,
@@ -335,13 +342,17 @@ pub enum Firmware {
 /// Everything the boot policy may decide on, parsed once at the edge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Classification {
+    /// The client hardware address (chaddr).
     pub mac: MacAddr,
+    /// The personality: firmware PXE, UEFI HTTP boot, iPXE or a plain client.
     pub firmware: Firmware,
     /// The first option 93 code, or option 60's `Arch:` field when option 93 is absent.
     pub arch: Option<Arch>,
     /// Every option 93 code as sent (RFC 4578 allows a list).
     pub arch_codes: Vec<u16>,
+    /// Option 60, parsed.
     pub vendor_class: Option<VendorClass>,
+    /// Option 77, parsed.
     pub user_class: Option<UserClass>,
     /// Present for [`Firmware::Ipxe`].
     pub ipxe: Option<IpxeInfo>,

@@ -21,12 +21,15 @@ use super::reply::{add_boot_file, add_ipxe_no_proxydhcp, add_pxe_discovery_contr
 pub struct PoolConfig {
     /// Dynamic range, inclusive.
     pub start: Ipv4Addr,
+    /// Last address of the dynamic range.
     pub end: Ipv4Addr,
+    /// Option 1.
     pub netmask: Ipv4Addr,
     /// Option 3; `None` gives no default route.
     pub router: Option<Ipv4Addr>,
     /// Option 6.
     pub dns: Vec<Ipv4Addr>,
+    /// Option 51; T1 (option 58) is half of it, T2 (59) seven eighths.
     pub lease_time: Duration,
     /// Static reservations: these MACs always get these addresses (also outside the range), and
     /// no one else gets them.
@@ -62,12 +65,17 @@ impl PoolConfig {
 /// What the full-mode handler did, for logs and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FullOutcome {
+    /// An address was offered.
     Offer(Ipv4Addr),
+    /// An address was acknowledged (bound).
     Ack(Ipv4Addr),
+    /// The request was refused, and why.
     Nak(&'static str),
     /// INFORM answered (configuration only).
     InformAck,
+    /// The client gave its address back.
     Released(Ipv4Addr),
+    /// The client reported the address in use; it is quarantined.
     Declined(Ipv4Addr),
     /// Nothing to send (not for us, pool exhausted, …) and why.
     Silent(&'static str),
@@ -75,9 +83,13 @@ pub enum FullOutcome {
 
 /// The full-mode DHCP server logic, I/O free: a request in, a reply out.
 pub struct FullServer {
+    /// The network handed out.
     pub pool: PoolConfig,
+    /// Where leases live.
     pub store: Arc<dyn LeaseStore>,
+    /// Which boot file netboot clients get with their address.
     pub policy: Arc<dyn BootPolicy>,
+    /// This server's address (option 54, siaddr).
     pub server: Ipv4Addr,
 }
 

@@ -48,9 +48,11 @@ impl LeaseState {
 /// One address and who holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
+    /// The address.
     pub ip: Ipv4Addr,
     /// The client's MAC (for `Declined`, the client that declined).
     pub mac: MacAddr,
+    /// Offered, bound, released or declined.
     pub state: LeaseState,
     /// Unix time (seconds) the state ends.
     pub expires: u64,
@@ -69,6 +71,7 @@ impl Lease {
 /// What an allocation may pick from.
 #[derive(Debug, Clone)]
 pub struct AllocationRequest<'a> {
+    /// The client asking.
     pub mac: MacAddr,
     /// Addresses to try first, in order (the client's reservation, its old lease, option 50);
     /// each is taken only if it is in the pool (or reserved for this MAC) and not held by another.
@@ -84,8 +87,14 @@ pub struct AllocationRequest<'a> {
 /// Errors of a lease store (I/O, database).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// SQLite failed on the database at `path`.
     #[error("lease database {path}: {source}")]
-    Db { path: String, source: rusqlite::Error },
+    Db {
+        /// The database file.
+        path: String,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
 }
 
 /// Where leases live. Every method is one atomic step; implementations must guarantee that an

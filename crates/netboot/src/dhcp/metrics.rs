@@ -6,18 +6,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Counters of one DHCP service. Cheap to bump from any task.
 #[derive(Debug, Default)]
 pub struct DhcpMetrics {
+    /// Datagrams received on the DHCP and boot server ports.
     pub received: AtomicU64,
     /// Packets that failed to parse (malformed): dropped.
     pub malformed: AtomicU64,
     /// Well-formed requests not answered (not a netboot client, not for us, policy said ignore).
     pub ignored: AtomicU64,
+    /// DHCPOFFERs sent (proxy or full).
     pub offers: AtomicU64,
+    /// DHCPACKs sent on port 67 (full mode).
     pub acks: AtomicU64,
+    /// DHCPNAKs sent.
     pub naks: AtomicU64,
     /// Port-4011 (BINL) acknowledgements.
     pub binl_acks: AtomicU64,
+    /// DHCPDECLINEs received.
     pub declines: AtomicU64,
+    /// DHCPRELEASEs received.
     pub releases: AtomicU64,
+    /// DHCPINFORMs answered.
     pub informs: AtomicU64,
     /// Send or lease-store failures.
     pub errors: AtomicU64,

@@ -23,19 +23,33 @@ const FILE_FIELD: std::ops::Range<usize> = 108..236;
 
 /// DHCP option codes this server reads or writes (RFC 2132, 4578, 3004, iPXE's dhcp.h).
 pub mod code {
+    /// Host name (RFC 2132).
     pub const HOSTNAME: u8 = 12;
+    /// Vendor-specific information; PXE sub-options (PXE 2.1).
     pub const VENDOR_SPECIFIC: u8 = 43;
+    /// Requested IP address.
     pub const REQUESTED_IP: u8 = 50;
+    /// Option overload: `file`/`sname` carry options.
     pub const OVERLOAD: u8 = 52;
+    /// DHCP message type.
     pub const MESSAGE_TYPE: u8 = 53;
+    /// Server identifier.
     pub const SERVER_ID: u8 = 54;
+    /// Maximum DHCP message size.
     pub const MAX_MESSAGE_SIZE: u8 = 57;
+    /// Vendor class identifier (`PXEClient…`, `HTTPClient…`).
     pub const VENDOR_CLASS: u8 = 60;
+    /// Client identifier.
     pub const CLIENT_ID: u8 = 61;
+    /// User class (RFC 3004; iPXE sends it raw).
     pub const USER_CLASS: u8 = 77;
+    /// Client system architecture (RFC 4578, IANA codes).
     pub const CLIENT_ARCH: u8 = 93;
+    /// Client network interface identifier (RFC 4578).
     pub const CLIENT_NDI: u8 = 94;
+    /// Client machine identifier, UUID (RFC 4578).
     pub const MACHINE_ID: u8 = 97;
+    /// iPXE encapsulated options (iPXE `dhcp.h`).
     pub const IPXE_ENCAP: u8 = 175;
 }
 
@@ -43,20 +57,45 @@ pub mod code {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PacketError {
     #[error("packet is {0} bytes, shorter than the 240-byte BOOTP header and magic cookie")]
+    /// Shorter than the fixed header.
     TooShort(usize),
     #[error("offset 0: op is {0}, not BOOTREQUEST (1)")]
+    /// A reply, not a request.
     NotRequest(u8),
     #[error("offset 1: htype {htype} hlen {hlen}: only Ethernet (1, 6) is served")]
-    NotEthernet { htype: u8, hlen: u8 },
+    /// Not Ethernet.
+    NotEthernet {
+        /// Hardware type.
+        htype: u8,
+        /// Hardware address length.
+        hlen: u8,
+    },
     #[error("offset 236: magic cookie {0:02x?} is not 63 82 53 63")]
+    /// Not DHCP.
     BadCookie([u8; 4]),
     #[error("offset {offset}: option {code} length {len} runs past the end of its field")]
-    OptionOverrun { offset: usize, code: u8, len: usize },
+    /// An option's length runs past the end of the options area.
+    OptionOverrun {
+        /// Offset of the option's code byte in the packet.
+        offset: usize,
+        /// The option code.
+        code: u8,
+        /// Its claimed length.
+        len: usize,
+    },
     #[error("option 53 (message type) is missing")]
+    /// No message type.
     NoMessageType,
     #[error("option {code}: {why}")]
-    BadOption { code: u8, why: &'static str },
+    /// An option has an impossible value.
+    BadOption {
+        /// The option code.
+        code: u8,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     #[error("BOOTP header: {0}")]
+    /// dhcproto rejected the fixed header.
     Header(String),
 }
 

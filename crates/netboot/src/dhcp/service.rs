@@ -35,6 +35,7 @@ pub enum DhcpMode {
 /// Everything the DHCP service needs. Build it with [`DhcpConfig::new`] and adjust the fields.
 #[derive(Clone)]
 pub struct DhcpConfig {
+    /// Off, proxy or full (with its pool).
     pub mode: DhcpMode,
     /// Interface to bind to (SO_BINDTODEVICE); `None` listens on all interfaces.
     pub interface: Option<String>,
@@ -46,6 +47,7 @@ pub struct DhcpConfig {
     pub client_port: u16,
     /// PXE boot server (BINL) port (4011); `None` disables it.
     pub binl_port: Option<u16>,
+    /// How proxy offers tell PXE clients their boot file.
     pub proxy_style: ProxyStyle,
     /// Where the lease database lives (full mode): `<state_dir>/leases.sqlite3`.
     pub state_dir: PathBuf,
@@ -77,14 +79,29 @@ impl DhcpConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum DhcpError {
     #[error("DHCP socket on {what}: {source}")]
-    Socket { what: String, source: std::io::Error },
+    /// A socket could not be created or bound.
+    Socket {
+        /// `interface:port`.
+        what: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
     #[error("interface {0}: no IPv4 address; give the server address (--address)")]
+    /// The interface has no IPv4 address.
     NoAddress(String),
     #[error("no server address: give --address or --interface")]
+    /// Neither an address nor an interface was given.
     NoInterface,
     #[error("state directory {path}: {source}")]
-    StateDir { path: String, source: std::io::Error },
+    /// The state directory could not be created.
+    StateDir {
+        /// The directory.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
     #[error(transparent)]
+    /// The lease store failed.
     Store(#[from] StoreError),
 }
 
