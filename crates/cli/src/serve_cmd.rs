@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use optrom_netboot::dhcp::{DhcpConfig, DhcpService};
 use optrom_netboot::{AddressPool, ChainScript, DhcpMode, ServeConfig, Server};
 
 use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
@@ -121,13 +122,6 @@ pub fn run(args: ServeArgs) -> u8 {
             return EXIT_UNUSABLE;
         }
     };
-    if config.dhcp != DhcpMode::Off {
-        eprintln!(
-            "optrom serve: --dhcp {}: the DHCP service is not available in this build yet; use --dhcp off next to an existing DHCP server",
-            config.dhcp
-        );
-        return EXIT_UNUSABLE;
-    }
     init_logging(args.log_json);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -138,13 +132,27 @@ pub fn run(args: ServeArgs) -> u8 {
     };
     runtime.block_on(async {
         let scripts = Arc::new(ChainScript { boot_file: config.http.boot_file.clone() });
-        let server = match Server::bind(&config, scripts).await {
+        let mut server = match Server::bind(&config, scripts).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("optrom serve: {e}");
                 return EXIT_UNUSABLE;
             }
         };
+        if config.dhcp != DhcpMode::Off {
+            // Boot URLs name the port HTTP really listens on (also when it was 0).
+            let http_port =
+                server.local_addrs().iter().find(|(n, _)| *n == "http").map_or(config.http.port, |(_, a)| a.port());
+            let dhcp = DhcpConfig::from_serve(&config, http_port)
+                .and_then(|c| DhcpService::bind(c, Arc::default()).map_err(|e| e.to_string()));
+            match dhcp {
+                Ok(service) => server.add(Box::new(service)),
+                Err(e) => {
+                    eprintln!("optrom serve: {e}");
+                    return EXIT_UNUSABLE;
+                }
+            }
+        }
         // One line per service on stdout, for scripts that start the server on port 0.
         for (name, address) in server.local_addrs() {
             println!("{name} {address}");

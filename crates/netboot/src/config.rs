@@ -171,6 +171,8 @@ pub struct ServeConfig {
     pub pool: Option<AddressPool>,
     /// Directory for durable state (DHCP leases).
     pub state_dir: PathBuf,
+    /// DHCP ports, proxy style, lease time, netmask, router, DNS, reservations.
+    pub dhcp_server: crate::dhcp::service::DhcpSettings,
     /// Seconds running transfers may take to finish after Ctrl-C/SIGTERM before they are aborted.
     pub shutdown_grace_secs: u64,
     /// TFTP.
@@ -188,6 +190,7 @@ impl Default for ServeConfig {
             dhcp: DhcpMode::default(),
             pool: None,
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            dhcp_server: Default::default(),
             shutdown_grace_secs: 5,
             tftp: TftpConfig::default(),
             http: HttpConfig::default(),

@@ -87,6 +87,24 @@ impl fmt::Display for MacAddr {
     }
 }
 
+impl std::str::FromStr for MacAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = s.split([':', '-']).collect();
+        if parts.len() != 6 {
+            return Err(format!("MAC address {s:?}: expected six hex bytes separated by ':' or '-'"));
+        }
+        let mut mac = [0u8; 6];
+        for (i, p) in parts.iter().enumerate() {
+            mac[i] = u8::from_str_radix(p, 16)
+                .ok()
+                .filter(|_| p.len() == 2)
+                .ok_or_else(|| format!("MAC address {s:?}: byte {i} ({p:?}) is not two hex digits"))?;
+        }
+        Ok(MacAddr(mac))
+    }
+}
+
 /// Which MAC is behind which IP, filled by DHCP (leases and port-4011 requests) and
 /// read by TFTP and HTTP so their log lines carry the client's MAC.
 #[derive(Debug, Default)]

@@ -227,9 +227,9 @@ fn proxy_offers_per_style() {
     // BIOS iPXE ROM: Pxe10-style offer with the HTTP script URL.
     let r = parse("seabios-ipxe-bios-discover.bin");
     let Decision::Boot(f) = table.decide(&r.class) else { panic!() };
-    assert_eq!(f, BootFile::Url("http://10.99.0.1/boot.ipxe".into()));
+    assert_eq!(f, BootFile::Url("http://10.99.0.1/_/boot.ipxe".into()));
     let m = decode(&proxy_offer(&r, &f, SERVER, ProxyStyle::Auto));
-    assert_eq!(file(&m), "http://10.99.0.1/boot.ipxe");
+    assert_eq!(file(&m), "http://10.99.0.1/_/boot.ipxe");
     assert_eq!(m.siaddr(), SERVER);
     assert!(m.opts().get(OptionCode::VendorExtensions).is_some());
     assert!(m.opts().get(OptionCode::ClientMachineIdentifier).is_some());

@@ -61,7 +61,7 @@ async fn proxy_service_on_loopback() {
     client.send_to(&p, server).await.unwrap();
     let m = reply(&client).await.expect("proxy offer");
     assert_eq!(m.opts().msg_type(), Some(MessageType::Offer));
-    assert!(m.fname().unwrap().starts_with(b"http://127.0.0.1/boot.ipxe"));
+    assert!(m.fname().unwrap().starts_with(b"http://127.0.0.1/_/boot.ipxe"));
     assert_eq!(metrics.malformed.load(Ordering::Relaxed), 3);
 
     // UEFI PXE: the 4011 request gets the file.
@@ -87,8 +87,7 @@ async fn proxy_service_on_loopback() {
     let mut buf = [0u8; 1500];
     assert!(tokio::time::timeout(Duration::from_millis(500), client.recv_from(&mut buf)).await.is_err());
 
-    let mut text = String::new();
-    metrics.render_prometheus(&mut text);
+    let text = metrics.render_prometheus();
     assert!(text.contains("optrom_dhcp_malformed_total 3"), "{text}");
     assert!(text.contains("optrom_dhcp_offers_total 1"), "{text}");
     assert!(text.contains("optrom_dhcp_binl_acks_total 1"), "{text}");

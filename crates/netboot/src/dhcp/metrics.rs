@@ -1,7 +1,12 @@
-//! DHCP counters, rendered in the Prometheus text format for `GET /metrics`.
+//! DHCP counters, rendered into the server's `GET /metrics` (Prometheus text format) through
+//! [`crate::metrics::MetricSource`].
 
-use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::lease::{LeaseState, LeaseStore};
+use crate::metrics::{MetricSource, PrometheusText};
 
 /// Counters of one DHCP service. Cheap to bump from any task.
 #[derive(Debug, Default)]
@@ -35,8 +40,12 @@ impl DhcpMetrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Appends the counters in the Prometheus text exposition format.
-    pub fn render_prometheus(&self, out: &mut String) {
+    /// Reads one counter (tests, benchmarks).
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    fn render_counters(&self, out: &mut PrometheusText) {
         let rows: [(&str, &str, &AtomicU64); 11] = [
             ("received", "DHCP packets received", &self.received),
             ("malformed", "DHCP packets dropped as malformed", &self.malformed),
@@ -51,14 +60,37 @@ impl DhcpMetrics {
             ("errors", "DHCP send or lease store errors", &self.errors),
         ];
         for (name, help, c) in rows {
-            let _ = writeln!(out, "# HELP optrom_dhcp_{name}_total {help}");
-            let _ = writeln!(out, "# TYPE optrom_dhcp_{name}_total counter");
-            let _ = writeln!(out, "optrom_dhcp_{name}_total {}", c.load(Ordering::Relaxed));
+            out.single(&format!("optrom_dhcp_{name}_total"), "counter", help, Self::get(c));
         }
     }
 
-    /// Reads one counter (tests, benchmarks).
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
+    /// The counters alone in Prometheus text format.
+    pub fn render_prometheus(&self) -> String {
+        let mut out = PrometheusText::default();
+        self.render_counters(&mut out);
+        out.finish()
+    }
+}
+
+/// What the DHCP service registers with the server's metrics: its counters and, in full mode,
+/// the number of bound, unexpired leases (read from the store at scrape time).
+pub struct DhcpMetricSource {
+    /// The counters.
+    pub metrics: Arc<DhcpMetrics>,
+    /// The lease store (full mode).
+    pub store: Option<Arc<dyn LeaseStore>>,
+}
+
+impl MetricSource for DhcpMetricSource {
+    fn render(&self, out: &mut PrometheusText) {
+        self.metrics.render_counters(out);
+        if let Some(store) = &self.store {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let bound = store
+                .all()
+                .map(|all| all.iter().filter(|l| l.state == LeaseState::Bound && l.expires > now).count())
+                .unwrap_or(0);
+            out.single("optrom_dhcp_leases", "gauge", "bound, unexpired DHCP leases", bound as u64);
+        }
     }
 }

@@ -3,7 +3,6 @@
 //! every byte), or a [`PacketError`] naming the offset and field that made it unusable.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::Ipv4Addr;
 
 use dhcproto::Decodable;
@@ -99,34 +98,7 @@ pub enum PacketError {
     Header(String),
 }
 
-/// An Ethernet MAC address, the key of every log line and lease.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MacAddr(pub [u8; 6]);
-
-impl fmt::Display for MacAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = self.0;
-        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
-    }
-}
-
-impl std::str::FromStr for MacAddr {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let parts: Vec<&str> = s.split([':', '-']).collect();
-        if parts.len() != 6 {
-            return Err(format!("MAC address {s:?}: expected six hex bytes separated by ':' or '-'"));
-        }
-        let mut mac = [0u8; 6];
-        for (i, p) in parts.iter().enumerate() {
-            mac[i] = u8::from_str_radix(p, 16)
-                .ok()
-                .filter(|_| p.len() == 2)
-                .ok_or_else(|| format!("MAC address {s:?}: byte {i} ({p:?}) is not two hex digits"))?;
-        }
-        Ok(MacAddr(mac))
-    }
-}
+pub use crate::server::MacAddr;
 
 /// All options of a packet by code; repeated codes are concatenated (RFC 3396), and the `file`
 /// and `sname` fields are read too when option 52 says they carry options.

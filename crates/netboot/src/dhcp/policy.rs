@@ -52,10 +52,11 @@ pub struct DefaultBootTable {
     /// ia32 `ipxe-i386.efi`, arm32 `ipxe-arm32.efi`, arm64 `ipxe-arm64.efi`, riscv64
     /// `ipxe-riscv64.efi`, loongarch64 `ipxe-loong64.efi`.
     pub efi: Vec<(Cpu, String)>,
-    /// iPXE clients with HTTP support → this URL (default `http://<server>[:port]/boot.ipxe`).
+    /// iPXE clients with HTTP support → this URL (default `http://<server>[:port]/_/boot.ipxe`,
+    /// the script the HTTP service generates).
     pub ipxe_script_url: String,
     /// iPXE clients without HTTP (feature 0x13 absent in option 175) → this URL
-    /// (default `tftp://<server>/boot.ipxe`).
+    /// (default `tftp://<server>/boot.ipxe`, a file in the served root).
     pub ipxe_script_tftp_url: String,
     /// Base of the URLs given to UEFI HTTP boot clients (default `http://<server>[:port]/`).
     pub http_base: String,
@@ -76,7 +77,7 @@ impl DefaultBootTable {
                 (Cpu::RiscV64, "ipxe-riscv64.efi".into()),
                 (Cpu::LoongArch64, "ipxe-loong64.efi".into()),
             ],
-            ipxe_script_url: format!("{http}/boot.ipxe"),
+            ipxe_script_url: format!("{http}/_/boot.ipxe"),
             ipxe_script_tftp_url: format!("tftp://{server}/boot.ipxe"),
             http_base: format!("{http}/"),
         }

@@ -16,10 +16,12 @@ use tracing::{info, warn};
 use super::classify::Firmware;
 use super::full::{FullOutcome, FullServer, PoolConfig};
 use super::lease::{LeaseStore, SqliteLeaseStore, StoreError};
-use super::metrics::DhcpMetrics;
+use super::metrics::{DhcpMetricSource, DhcpMetrics};
 use super::packet::Request;
 use super::policy::{BootPolicy, Decision, DefaultBootTable};
 use super::reply::{self, ProxyStyle};
+use crate::config::{DhcpMode as ServeDhcpMode, ServeConfig};
+use crate::server::{ClientTable, Context, Service, ServiceFuture};
 
 /// Which DHCP service runs.
 #[derive(Debug, Clone)]
@@ -114,14 +116,113 @@ pub struct DhcpService {
     policy: Arc<dyn BootPolicy>,
     full: Option<Arc<FullServer>>,
     metrics: Arc<DhcpMetrics>,
+    /// IP → MAC for the other services' log lines (set when run as a [`Service`]).
+    clients: Option<Arc<ClientTable>>,
 }
 
 /// The first IPv4 address of `interface`.
 pub fn interface_ipv4(interface: &str) -> Option<Ipv4Addr> {
-    nix::ifaddrs::getifaddrs()
-        .ok()?
-        .filter(|a| a.interface_name == interface)
-        .find_map(|a| a.address.and_then(|s| s.as_sockaddr_in().map(|sin| sin.ip())))
+    interface_ipv4_net(interface).map(|(ip, _)| ip)
+}
+
+/// The first IPv4 address of `interface` and its netmask.
+pub fn interface_ipv4_net(interface: &str) -> Option<(Ipv4Addr, Ipv4Addr)> {
+    nix::ifaddrs::getifaddrs().ok()?.filter(|a| a.interface_name == interface).find_map(|a| {
+        let ip = a.address.and_then(|s| s.as_sockaddr_in().map(|sin| sin.ip()))?;
+        let mask =
+            a.netmask.and_then(|s| s.as_sockaddr_in().map(|sin| sin.ip())).unwrap_or(Ipv4Addr::new(255, 255, 255, 0));
+        Some((ip, mask))
+    })
+}
+
+/// DHCP settings of `optrom serve` beyond `--dhcp`/`--pool` (TOML table `[dhcp_server]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DhcpSettings {
+    /// DHCP server port.
+    pub port: u16,
+    /// DHCP client port (where broadcast replies go).
+    pub client_port: u16,
+    /// PXE boot server port; 0 disables it.
+    pub binl_port: u16,
+    /// `auto`, `pxe10` or `binl`.
+    pub proxy_style: String,
+    /// Full mode: lease time in seconds.
+    pub lease_secs: u64,
+    /// Full mode: netmask (default: the interface's, else 255.255.255.0).
+    pub netmask: Option<Ipv4Addr>,
+    /// Full mode: default router (option 3).
+    pub router: Option<Ipv4Addr>,
+    /// Full mode: DNS servers (option 6).
+    pub dns: Vec<Ipv4Addr>,
+    /// Full mode: static reservations, MAC (`52:54:00:12:34:56`) → address.
+    pub reservations: std::collections::BTreeMap<String, Ipv4Addr>,
+}
+
+impl Default for DhcpSettings {
+    fn default() -> Self {
+        DhcpSettings {
+            port: 67,
+            client_port: 68,
+            binl_port: 4011,
+            proxy_style: "auto".into(),
+            lease_secs: 3600,
+            netmask: None,
+            router: None,
+            dns: Vec::new(),
+            reservations: Default::default(),
+        }
+    }
+}
+
+impl DhcpConfig {
+    /// The DHCP configuration `optrom serve` runs with: mode, pool, interface, address and
+    /// state directory from `serve`, the rest from its `[dhcp_server]` table; boot URLs point at
+    /// the HTTP service on `http_port`. The error names the setting that is wrong.
+    pub fn from_serve(serve: &ServeConfig, http_port: u16) -> Result<DhcpConfig, String> {
+        let s = &serve.dhcp_server;
+        let address = match (serve.address, &serve.interface) {
+            (Some(std::net::IpAddr::V4(a)), _) if !a.is_unspecified() => Some(a),
+            (_, Some(i)) => Some(interface_ipv4(i).ok_or_else(|| {
+                format!("--interface {i}: it has no IPv4 address for the DHCP server; give --address")
+            })?),
+            _ => return Err("--dhcp proxy/full needs --interface (or --address): the address clients boot from".into()),
+        };
+        let mode = match serve.dhcp {
+            ServeDhcpMode::Off => DhcpMode::Off,
+            ServeDhcpMode::Proxy => DhcpMode::Proxy,
+            ServeDhcpMode::Full => {
+                let pool = serve.pool.ok_or("--dhcp full needs --pool START-END")?;
+                let netmask = s
+                    .netmask
+                    .or_else(|| serve.interface.as_deref().and_then(interface_ipv4_net).map(|(_, m)| m))
+                    .unwrap_or(Ipv4Addr::new(255, 255, 255, 0));
+                let mut p = PoolConfig::new(pool.start, pool.end, netmask);
+                let m = u32::from(netmask);
+                if u32::from(pool.start) & m != u32::from(pool.end) & m {
+                    return Err(format!("--pool {}-{}: not within one subnet of mask {netmask}", pool.start, pool.end));
+                }
+                p.router = s.router;
+                p.dns = s.dns.clone();
+                p.lease_time = std::time::Duration::from_secs(s.lease_secs.max(60));
+                for (mac, ip) in &s.reservations {
+                    let mac = mac.parse().map_err(|e| format!("[dhcp_server] reservations: {e}"))?;
+                    p.reservations.insert(mac, *ip);
+                }
+                DhcpMode::Full(p)
+            }
+        };
+        let mut c = DhcpConfig::new(mode);
+        c.interface = serve.interface.clone();
+        c.address = address;
+        c.server_port = s.port;
+        c.client_port = s.client_port;
+        c.binl_port = (s.binl_port != 0).then_some(s.binl_port);
+        c.proxy_style = s.proxy_style.parse().map_err(|e| format!("[dhcp_server] proxy_style: {e}"))?;
+        c.state_dir = serve.state_dir.clone();
+        c.http_port = http_port;
+        Ok(c)
+    }
 }
 
 fn udp_socket(interface: Option<&str>, port: u16) -> Result<UdpSocket, DhcpError> {
@@ -169,7 +270,7 @@ impl DhcpService {
         let ifname = config.interface.as_deref();
         let dhcp = udp_socket(ifname, config.server_port)?;
         let binl = config.binl_port.map(|p| udp_socket(ifname, p)).transpose()?;
-        Ok(DhcpService { dhcp, binl, server, config, policy, full, metrics })
+        Ok(DhcpService { dhcp, binl, server, config, policy, full, metrics, clients: None })
     }
 
     /// The server address used in replies.
@@ -181,6 +282,11 @@ impl DhcpService {
     pub fn local_ports(&self) -> (u16, Option<u16>) {
         let port = |s: &UdpSocket| s.local_addr().map_or(0, |a| a.port());
         (port(&self.dhcp), self.binl.as_ref().map(port))
+    }
+
+    /// The counters and lease gauge, for the server's `/metrics`.
+    pub fn metric_source(&self) -> Arc<DhcpMetricSource> {
+        Arc::new(DhcpMetricSource { metrics: self.metrics.clone(), store: self.full.as_ref().map(|f| f.store.clone()) })
     }
 
     /// Serves until `shutdown` completes. Committed leases are already on disk; nothing is lost
@@ -266,6 +372,9 @@ impl DhcpService {
                     }
                     info!(%mac, xid, request = ?req.kind, firmware = ?c.firmware, arch = ?c.arch.map(|a| a.code),
                           outcome = ?outcome, to = %to, "dhcp");
+                    if let (FullOutcome::Ack(ip), Some(t)) = (&outcome, &self.clients) {
+                        t.record(std::net::IpAddr::V4(*ip), mac);
+                    }
                     if let Some(m) = reply {
                         self.send(&self.dhcp, &m, to).await;
                     }
@@ -319,6 +428,9 @@ impl DhcpService {
             info!(%mac, xid, request = ?req.kind, "boot server: not a PXE REQUEST/INFORM");
             return;
         }
+        if let Some(t) = &self.clients {
+            t.record(from.ip(), mac);
+        }
         match self.policy.decide(c) {
             Decision::Boot(file) => {
                 let m = reply::binl_ack(&req, &file, self.server);
@@ -333,6 +445,27 @@ impl DhcpService {
             }
             Decision::NotReady => DhcpMetrics::bump(&self.metrics.ignored),
         }
+    }
+}
+
+impl Service for DhcpService {
+    fn name(&self) -> &'static str {
+        "dhcp"
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.dhcp.local_addr().ok()
+    }
+
+    /// Registers the DHCP metrics, fills the client table, and serves until stage 1 of the
+    /// shutdown (DHCP has no transfers to finish; leases are on disk at every ACK).
+    fn run(mut self: Box<Self>, ctx: Context) -> ServiceFuture {
+        Box::pin(async move {
+            ctx.metrics.register(self.metric_source());
+            self.clients = Some(ctx.clients.clone());
+            let shutdown = ctx.shutdown.clone();
+            DhcpService::run(*self, async move { shutdown.stopping().await }).await.map_err(Into::into)
+        })
     }
 }
 
