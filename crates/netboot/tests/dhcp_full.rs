@@ -205,3 +205,39 @@ fn concurrent_replicas_never_share_an_address() {
     let rows = SqliteLeaseStore::open(&db).unwrap().all().unwrap();
     assert_eq!(rows.iter().filter(|l| l.state == LeaseState::Bound).count(), 20);
 }
+
+#[test]
+fn ipxe_and_http_boot_clients_in_full_mode() {
+    let s = server("ipxe", 110);
+    let data = format!("{}/tests/data", env!("CARGO_MANIFEST_DIR"));
+    // iPXE: the script URL, and 175.0xb0 (no-pxedhcp) so it does not wait 2 s for a proxy.
+    let req = Request::parse(&std::fs::read(format!("{data}/seabios-ipxe-bios-discover.bin")).unwrap()).unwrap();
+    let r = s.handle(&req, NOW).unwrap().0.unwrap();
+    assert!(r.fname().unwrap().starts_with(b"http://10.88.0.1/_/boot.ipxe"));
+    let ipxe = r.opts().get(OptionCode::Unknown(175)).expect("option 175");
+    let mut bytes = Vec::new();
+    dhcproto::Encodable::encode(ipxe, &mut dhcproto::Encoder::new(&mut bytes)).unwrap();
+    assert_eq!(bytes, [175, 3, 0xb0, 1, 1]);
+    // UEFI HTTP boot: HTTPClient and the URL in option 67.
+    let req = Request::parse(&std::fs::read(format!("{data}/ovmf-x64-http-discover.bin")).unwrap()).unwrap();
+    let r = s.handle(&req, NOW).unwrap().0.unwrap();
+    assert_eq!(r.opts().get(OptionCode::ClassIdentifier), Some(&DhcpOption::ClassIdentifier(b"HTTPClient".to_vec())));
+    assert_eq!(
+        r.opts().get(OptionCode::BootfileName),
+        Some(&DhcpOption::BootfileName(b"http://10.88.0.1/snponly.efi".to_vec()))
+    );
+    assert!(!r.yiaddr().is_unspecified());
+}
+
+#[test]
+fn replies_go_to_the_relay_the_client_or_broadcast() {
+    use optrom_netboot::dhcp::reply::destination;
+    let mut m = Message::new(Ipv4Addr::UNSPECIFIED, 0.into(), 0.into(), Ipv4Addr::new(10, 1, 2, 3), &mac(1).0);
+    m.opts_mut().insert(DhcpOption::MessageType(MessageType::Discover));
+    let relayed = Request::parse(&m.to_vec().unwrap()).unwrap();
+    assert_eq!(destination(&relayed, 67, 68).to_string(), "10.1.2.3:67");
+    let renewing = msg(MessageType::Request, mac(1), &[], ip(120));
+    assert_eq!(destination(&renewing, 67, 68).to_string(), "10.88.0.120:68");
+    let fresh = msg(MessageType::Discover, mac(1), &[], 0.into());
+    assert_eq!(destination(&fresh, 67, 68).to_string(), "255.255.255.255:68");
+}

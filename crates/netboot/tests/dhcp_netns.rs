@@ -2,11 +2,14 @@
 //! a lease, its renewal, the same address after a clean restart and after `kill -9` of the
 //! server, two clients never sharing an address, and a static reservation winning.
 //!
-//! Needs root, iproute2 and busybox (busybox-static); without them these tests FAIL unless
+//! dhclient (isc-dhcp-client) gets a lease and re-acquires it by INIT-REBOOT after a restart.
+//!
+//! Needs root, iproute2, busybox (busybox-static) and isc-dhcp-client; without them these tests FAIL unless
 //! OPTROM_SKIP_NETNS=1 (never under CI=true).
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -201,5 +204,86 @@ fn two_clients_never_share_and_a_reservation_wins() {
     let leases = store.all().unwrap();
     let bound: Vec<_> = leases.iter().filter(|l| l.state == optrom_netboot::dhcp::LeaseState::Bound).collect();
     assert_eq!(bound.len(), 3, "{leases:?}");
+    server.stop("-TERM");
+}
+
+/// The dhclient hook: configure the address and log `reason ip` to LOG (dhclient runs its
+/// script with a cleared environment, so the path is written into the script).
+const DHCLIENT_SCRIPT: &str = r#"#!/bin/sh
+case "$reason" in
+  BOUND|RENEW|REBIND|REBOOT) ip addr flush dev "$interface"; ip addr add "$new_ip_address/$new_subnet_mask" dev "$interface" ;;
+esac
+echo "$reason ${new_ip_address:-}" >> "LOG"
+"#;
+
+/// Runs dhclient in the foreground until it logs a BOUND or REBOOT, then stops it.
+fn dhclient_lease(ns: &Netns, dir: &Path, events: &Path) -> (String, String) {
+    let _ = std::fs::remove_file(events);
+    let script = dir.join("dhclient.sh");
+    write_exec(&script, &DHCLIENT_SCRIPT.replace("LOG", events.to_str().unwrap()));
+    let mut child = ns
+        .command("dhclient")
+        .args(["-4", "-d", "-1", "-sf"])
+        .arg(&script)
+        .arg("-lf")
+        .arg(dir.join("dhclient.leases"))
+        .arg("-pf")
+        .arg(dir.join("dhclient.pid"))
+        .arg("eth0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join("dhclient.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let got = loop {
+        let text = std::fs::read_to_string(events).unwrap_or_default();
+        if let Some(l) = text.lines().find(|l| l.starts_with("BOUND ") || l.starts_with("REBOOT ")) {
+            let (reason, ip) = l.split_once(' ').unwrap();
+            break (reason.to_string(), ip.to_string());
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "dhclient: no lease: {text}\n{}",
+            std::fs::read_to_string(dir.join("dhclient.err")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    got
+}
+
+fn dhclient_available() -> bool {
+    let ok = Command::new("dhclient").arg("--version").output().is_ok();
+    require(ok, "OPTROM_SKIP_NETNS", "dhclient (isc-dhcp-client) is not installed")
+}
+
+#[test]
+fn dhclient_lease_and_init_reboot_after_restart() {
+    if !netns_available() || !dhclient_available() {
+        return;
+    }
+    let dir = scratch("dhcp-netns-dhclient");
+    let srv = Netns::new("obdhcp-d-srv");
+    let cli = Netns::new("obdhcp-d-c1");
+    bridge(&srv, "10.77.3.1");
+    attach(&srv, &cli, "eth0", "vc1", "02:00:00:77:03:01");
+    let config = format!(
+        "mode=full;iface=br0;addr=10.77.3.1;pool=10.77.3.100-10.77.3.120;state={}",
+        dir.join("state").display()
+    );
+    let log = dir.join("server.log");
+    let server = Server::start(&srv, &exe(), &config, &log);
+    let (reason, ip) = dhclient_lease(&cli, &dir, &dir.join("events1"));
+    assert_eq!((reason.as_str(), ip.as_str()), ("BOUND", "10.77.3.100"));
+    // Restart; dhclient remembers its lease and asks for it again (INIT-REBOOT: option 50,
+    // no server identifier); the server acknowledges it (REBOOT, not a new BOUND).
+    server.stop("-TERM");
+    cli.ip(&["addr", "flush", "dev", "eth0"]);
+    let server = Server::start(&srv, &exe(), &config, &log);
+    let (reason, again) = dhclient_lease(&cli, &dir, &dir.join("events2"));
+    assert_eq!((reason.as_str(), again.as_str()), ("REBOOT", ip.as_str()));
+    let text = server.log_text();
+    assert!(text.lines().filter(|l| l.contains("Ack(10.77.3.100)")).count() >= 2, "{text}");
     server.stop("-TERM");
 }
