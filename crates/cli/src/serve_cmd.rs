@@ -122,6 +122,17 @@ pub fn run(args: ServeArgs) -> u8 {
             return EXIT_UNUSABLE;
         }
     };
+    // The DHCP settings are checked before anything is bound or logged.
+    let mut dhcp_config = match config.dhcp {
+        DhcpMode::Off => None,
+        _ => match DhcpConfig::from_serve(&config, config.http.port) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("optrom serve: {e}");
+                return EXIT_UNUSABLE;
+            }
+        },
+    };
     init_logging(args.log_json);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -139,13 +150,12 @@ pub fn run(args: ServeArgs) -> u8 {
                 return EXIT_UNUSABLE;
             }
         };
-        if config.dhcp != DhcpMode::Off {
+        if let Some(dhcp) = dhcp_config.as_mut() {
             // Boot URLs name the port HTTP really listens on (also when it was 0).
-            let http_port =
-                server.local_addrs().iter().find(|(n, _)| *n == "http").map_or(config.http.port, |(_, a)| a.port());
-            let dhcp = DhcpConfig::from_serve(&config, http_port)
-                .and_then(|c| DhcpService::bind(c, Arc::default()).map_err(|e| e.to_string()));
-            match dhcp {
+            if let Some((_, a)) = server.local_addrs().into_iter().find(|(n, _)| *n == "http") {
+                dhcp.http_port = a.port();
+            }
+            match DhcpService::bind(dhcp.clone(), Arc::default()) {
                 Ok(service) => server.add(Box::new(service)),
                 Err(e) => {
                     eprintln!("optrom serve: {e}");
