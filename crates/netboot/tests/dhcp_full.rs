@@ -241,3 +241,27 @@ fn replies_go_to_the_relay_the_client_or_broadcast() {
     let fresh = msg(MessageType::Discover, mac(1), &[], 0.into());
     assert_eq!(destination(&fresh, 67, 68).to_string(), "255.255.255.255:68");
 }
+
+#[test]
+fn the_config_example_in_docs_maps_onto_the_service() {
+    use optrom_netboot::dhcp::{DhcpConfig, DhcpMode, ProxyStyle};
+    let doc = std::fs::read_to_string(format!("{}/../../docs/dhcp.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let toml = doc.split("```toml\n").nth(1).unwrap().split("```").next().unwrap();
+    let serve = optrom_netboot::ServeConfig::from_toml(toml).unwrap();
+    let c = DhcpConfig::from_serve(&serve, 8080).unwrap();
+    assert_eq!(c.address, Some(Ipv4Addr::new(10, 0, 0, 1)));
+    assert_eq!((c.server_port, c.client_port, c.binl_port, c.http_port), (67, 68, Some(4011), 8080));
+    assert_eq!(c.proxy_style, ProxyStyle::Auto);
+    let DhcpMode::Full(pool) = c.mode else { panic!("full mode") };
+    assert_eq!((pool.start, pool.end), (Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 200)));
+    assert_eq!(pool.router, Some(Ipv4Addr::new(10, 0, 0, 1)));
+    assert_eq!(pool.lease_time, Duration::from_secs(3600));
+    assert_eq!(pool.reservations.get(&"52:54:00:12:34:56".parse().unwrap()), Some(&Ipv4Addr::new(10, 0, 0, 10)));
+    // Errors name the setting.
+    let bad = optrom_netboot::ServeConfig::from_toml(&toml.replace("\"auto\"", "\"fast\"")).unwrap();
+    assert!(DhcpConfig::from_serve(&bad, 80).unwrap_err().contains("proxy_style"));
+    let bad = optrom_netboot::ServeConfig::from_toml(&toml.replace("52:54:00:12:34:56", "52:54:00:12:34")).unwrap();
+    assert!(DhcpConfig::from_serve(&bad, 80).unwrap_err().contains("reservations"));
+    let nopool = optrom_netboot::ServeConfig::from_toml(&toml.replace("pool = ", "# pool = ")).unwrap();
+    assert!(DhcpConfig::from_serve(&nopool, 80).unwrap_err().contains("--pool"));
+}

@@ -59,6 +59,21 @@ pub struct DhcpConfig {
     pub policy: Option<Arc<dyn BootPolicy>>,
 }
 
+impl std::fmt::Debug for DhcpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DhcpConfig")
+            .field("mode", &self.mode)
+            .field("interface", &self.interface)
+            .field("address", &self.address)
+            .field("ports", &(self.server_port, self.client_port, self.binl_port))
+            .field("proxy_style", &self.proxy_style)
+            .field("state_dir", &self.state_dir)
+            .field("http_port", &self.http_port)
+            .field("policy", &self.policy.as_ref().map(|_| "custom"))
+            .finish()
+    }
+}
+
 impl DhcpConfig {
     /// Standard ports (67/68/4011, HTTP 80), auto proxy style, state under `/var/lib/optrom`.
     pub fn new(mode: DhcpMode) -> DhcpConfig {
