@@ -3,7 +3,9 @@
 //!   restarted server gives the client the same address from the lease database.
 //! - `--dhcp proxy` next to dnsmasq as the network's DHCP server: OVMF with no NIC ROM takes the
 //!   port-4011 path, downloads `snponly.efi` from optrom's own TFTP, and the iPXE in it fetches
-//!   the generated `/_/boot.ipxe` over optrom's HTTP, which chains the marker script.
+//!   the generated `/_/boot.ipxe` over optrom's HTTP, which chains the marker script; OVMF with
+//!   PXE switched off does UEFI HTTP boot from the proxy's `HTTPClient` offer; SeaBIOS with
+//!   `pxe-virtio.rom` (BIOS iPXE) boots the script URL straight from the Pxe10-style offer.
 //!
 //! Needs root, iproute2, busybox, curl, dnsmasq, qemu-system-x86_64, OVMF and ipxe; without them
 //! these tests FAIL unless OPTROM_SKIP_NETNS=1 (and OPTROM_SKIP_QEMU=1 for the guest), never
@@ -128,38 +130,49 @@ fn serve_dhcp_full_leases_metrics_and_restart() {
     assert!(sigterm(child).success());
 }
 
-#[test]
-fn serve_dhcp_proxy_boots_ovmf_over_our_tftp_and_http() {
-    const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-    const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
-    const SNPONLY: &str = "/usr/lib/ipxe/snponly.efi";
+/// One TCG guest at a time (2 vCPUs).
+static QEMU_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+const SNPONLY: &str = "/usr/lib/ipxe/snponly.efi";
+const PXE_VIRTIO_ROM: &str = "/usr/lib/ipxe/qemu/pxe-virtio.rom";
+
+fn guest_prerequisites() -> bool {
     if !netns_available() {
-        return;
+        return false;
     }
     let qemu = Command::new("qemu-system-x86_64").arg("--version").output().is_ok_and(|o| o.status.success());
     let dnsmasq = Command::new("dnsmasq").arg("--version").output().is_ok_and(|o| o.status.success());
-    let files = [OVMF_CODE, OVMF_VARS, SNPONLY].iter().all(|f| Path::new(f).is_file());
-    if !require(qemu && dnsmasq && files, "OPTROM_SKIP_QEMU", "qemu-system-x86_64, dnsmasq, OVMF and ipxe are needed") {
-        return;
-    }
-    let dir = scratch("serve-dhcp-proxy");
-    let lan = Netns::new("observe-p-lan");
-    let rtr = Netns::new("observe-p-rtr");
-    bridge(&lan, "10.81.0.1");
+    let files = [OVMF_CODE, OVMF_VARS, SNPONLY, PXE_VIRTIO_ROM].iter().all(|f| Path::new(f).is_file());
+    require(
+        qemu && dnsmasq && files,
+        "OPTROM_SKIP_QEMU",
+        "qemu-system-x86_64, dnsmasq, OVMF, ipxe-qemu and ipxe are needed",
+    )
+}
+
+/// A LAN (`<net>.1` = `optrom serve --dhcp proxy` with its own TFTP and HTTP on br0, a tap for
+/// the guest) and a router namespace with dnsmasq as the network's DHCP server (`<net>.2`,
+/// pool .100–.150, IPv6 RAs). Boots the guest until `marker` is on its serial console and
+/// returns (serial text, serve log).
+fn boot_via_serve(tag: &str, net: &str, guest: &[&str], marker: &str) -> (String, String) {
+    let _guard = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = scratch(&format!("serve-dhcp-{tag}"));
+    let lan = Netns::new(&format!("observe-{tag}-lan"));
+    let rtr = Netns::new(&format!("observe-{tag}-rtr"));
+    bridge(&lan, &format!("{net}.1"));
     lan.ip(&["tuntap", "add", "dev", "tap0", "mode", "tap"]);
     lan.ip(&["link", "set", "tap0", "master", "br0", "up"]);
     attach(&lan, &rtr, "eth0", "vrtr", "02:00:00:81:00:02");
-    rtr.ip(&["addr", "add", "10.81.0.2/24", "dev", "eth0"]);
+    rtr.ip(&["addr", "add", &format!("{net}.2/24"), "dev", "eth0"]);
     rtr.ip(&["-6", "addr", "add", "fd81::2/64", "dev", "eth0", "nodad"]);
     let mut router_dhcp = rtr
         .command("dnsmasq")
         .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0"])
         .args(["--interface=eth0", "--bind-interfaces", "--log-facility=-"])
-        .args([
-            "--dhcp-range=10.81.0.100,10.81.0.150,255.255.255.0,1h",
-            "--enable-ra",
-            "--dhcp-range=fd81::,ra-only,64",
-        ])
+        .arg(format!("--dhcp-range={net}.100,{net}.150,255.255.255.0,1h"))
+        .args(["--enable-ra", "--dhcp-range=fd81::,ra-only,64"])
         .arg(format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -185,21 +198,22 @@ fn serve_dhcp_proxy_boots_ovmf_over_our_tftp_and_http() {
     ];
     let log = dir.join("serve.log");
     let (server, ports) = serve(&lan, &args, &log);
-    assert_eq!((port(&ports, "tftp"), port(&ports, "http")), (69, 80));
+    assert_eq!((port(&ports, "tftp"), port(&ports, "http"), port(&ports, "dhcp")), (69, 80, 67));
     let vars = dir.join("vars.fd");
     std::fs::copy(OVMF_VARS, &vars).unwrap();
+    let sercon = dir.join("sercon-port.bin");
+    std::fs::write(&sercon, [0xf8, 0x03]).unwrap(); // SeaBIOS: mirror text output to COM1
     let serial = dir.join("serial.log");
+    let guest: Vec<String> = guest
+        .iter()
+        .map(|a| a.replace("@VARS@", vars.to_str().unwrap()).replace("@SERCON@", sercon.to_str().unwrap()))
+        .collect();
     let mut qemu = lan
         .command("qemu-system-x86_64")
-        .args(["-accel", "tcg", "-machine", "q35", "-m", "512", "-display", "none", "-vga", "none"])
-        .args(["-monitor", "none", "-no-reboot", "-serial"])
+        .args(["-accel", "tcg", "-display", "none", "-vga", "none", "-monitor", "none", "-no-reboot", "-serial"])
         .arg(format!("file:{}", serial.display()))
-        .arg("-drive")
-        .arg(format!("if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"))
-        .arg("-drive")
-        .arg(format!("if=pflash,format=raw,unit=1,file={}", vars.display()))
         .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
-        .args(["-device", "virtio-net-pci,netdev=n0,mac=52:54:00:81:00:07,romfile="])
+        .args(&guest)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -207,13 +221,13 @@ fn serve_dhcp_proxy_boots_ovmf_over_our_tftp_and_http() {
     let t = Instant::now();
     let text = loop {
         let text = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).replace('\r', "");
-        if text.contains("hello-from-optrom-serve-efi") {
+        if text.contains(marker) {
             break text;
         }
         if t.elapsed() > Duration::from_secs(300) || qemu.try_wait().unwrap().is_some() {
             let _ = qemu.kill();
             panic!(
-                "no marker after {:?}\n--- serial\n{text}\n--- serve\n{}",
+                "{marker:?} not seen after {:?}\n--- serial\n{text}\n--- serve\n{}",
                 t.elapsed(),
                 std::fs::read_to_string(&log).unwrap()
             );
@@ -224,12 +238,77 @@ fn serve_dhcp_proxy_boots_ovmf_over_our_tftp_and_http() {
     let _ = qemu.wait();
     let _ = router_dhcp.kill();
     let _ = router_dhcp.wait();
+    assert!(sigterm(server).success(), "SIGTERM: exit 0");
+    (text, std::fs::read_to_string(&log).unwrap())
+}
+
+const OVMF: [&str; 8] = [
+    "-machine",
+    "q35",
+    "-m",
+    "512",
+    "-drive",
+    "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
+    "-drive",
+    "if=pflash,format=raw,unit=1,file=@VARS@",
+];
+
+#[test]
+fn serve_dhcp_proxy_boots_ovmf_pxe_over_our_tftp_and_http() {
+    if !guest_prerequisites() {
+        return;
+    }
+    let mut guest = OVMF.to_vec();
+    guest.extend(["-device", "virtio-net-pci,netdev=n0,mac=52:54:00:81:00:07,romfile="]);
+    let (text, log) = boot_via_serve("pxe", "10.81.1", &guest, "hello-from-optrom-serve-efi");
     assert!(
         text.contains("NBP filename is snponly.efi") && text.contains("NBP file downloaded successfully"),
         "{text}"
     );
-    assert!(sigterm(server).success());
-    let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("boot server ack"), "the 4011 path: {log}");
-    assert!(log.contains("/_/boot.ipxe"), "the iPXE got the generated script URL: {log}");
+    assert!(log.contains("tftp transfer complete") && log.contains("file=snponly.efi"), "{log}");
+    assert!(log.contains("path=\"/_/boot.ipxe\""), "iPXE fetched the generated script: {log}");
+}
+
+#[test]
+fn serve_dhcp_proxy_drives_uefi_http_boot() {
+    if !guest_prerequisites() {
+        return;
+    }
+    // PXE off in OVMF, so its first network boot option is "UEFI HTTPv4".
+    let mut guest = OVMF.to_vec();
+    guest.extend([
+        "-fw_cfg",
+        "name=opt/org.tianocore/IPv4PXESupport,string=n",
+        "-fw_cfg",
+        "name=opt/org.tianocore/IPv6PXESupport,string=n",
+        "-device",
+        "virtio-net-pci,netdev=n0,mac=52:54:00:81:02:07,romfile=",
+    ]);
+    let (_, log) = boot_via_serve("http", "10.81.2", &guest, "hello-from-optrom-serve-efi");
+    assert!(log.contains("firmware=HttpBoot") && log.contains("file=\"http://10.81.2.1/snponly.efi\""), "{log}");
+    assert!(log.contains("path=\"/snponly.efi\"") && !log.contains("tftp read request"), "{log}");
+}
+
+#[test]
+fn serve_dhcp_proxy_boots_seabios_ipxe_from_the_offer() {
+    if !guest_prerequisites() {
+        return;
+    }
+    let rom = format!("virtio-net-pci,netdev=n0,mac=52:54:00:81:03:00,disable-legacy=on,romfile={PXE_VIRTIO_ROM}");
+    let guest = [
+        "-machine",
+        "pc",
+        "-m",
+        "256",
+        "-boot",
+        "order=n",
+        "-fw_cfg",
+        "name=etc/sercon-port,file=@SERCON@",
+        "-device",
+        &rom,
+    ];
+    let (text, log) = boot_via_serve("bios", "10.81.3", &guest, "hello-from-optrom-serve-pcbios");
+    assert!(text.contains("http://10.81.3.1/_/boot.ipxe"), "{text}");
+    assert!(log.contains("style=\"pxe10\"") && !log.contains("boot server ack"), "{log}");
 }
