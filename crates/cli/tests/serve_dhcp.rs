@@ -287,7 +287,10 @@ fn serve_dhcp_proxy_drives_uefi_http_boot() {
     ]);
     let (_, log) = boot_via_serve("http", "10.81.2", &guest, "hello-from-optrom-serve-efi");
     assert!(log.contains("firmware=HttpBoot") && log.contains("file=\"http://10.81.2.1/snponly.efi\""), "{log}");
+    assert!(log.contains("style=\"http\""), "{log}");
     assert!(log.contains("path=\"/snponly.efi\"") && !log.contains("tftp read request"), "{log}");
+    // The proxy saw the client's REQUEST to the network's DHCP server: HTTP logs carry its MAC.
+    assert!(log.contains("mac=\"52:54:00:81:02:07\" method=HEAD path=\"/snponly.efi\""), "{log}");
 }
 
 #[test]

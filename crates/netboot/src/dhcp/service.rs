@@ -406,7 +406,14 @@ impl DhcpService {
             return;
         }
         // Proxy mode: boot information for netboot DISCOVERs only; the network's DHCP server
-        // handles everything else.
+        // handles everything else. A client's broadcast REQUEST to that server still tells
+        // which address it takes: remembered so TFTP and HTTP log lines carry its MAC.
+        if req.kind == MessageType::Request
+            && let (Some(t), Some(ip)) = (&self.clients, req.requested_ip.or(Some(req.header.ciaddr())))
+            && !ip.is_unspecified()
+        {
+            t.record(std::net::IpAddr::V4(ip), mac);
+        }
         if req.kind != MessageType::Discover || !(c.is_netboot() || c.firmware == Firmware::Ipxe) {
             DhcpMetrics::bump(&self.metrics.ignored);
             tracing::debug!(%mac, xid, request = ?req.kind, "proxy: not a netboot DISCOVER");
@@ -415,9 +422,15 @@ impl DhcpService {
         match self.policy.decide(c) {
             Decision::Boot(file) => {
                 let m = reply::proxy_offer(&req, &file, self.server, self.config.proxy_style);
-                let binl = reply::wants_binl(c, self.config.proxy_style) && c.firmware != Firmware::HttpBoot;
+                let style = if c.firmware == Firmware::HttpBoot {
+                    "http"
+                } else if reply::wants_binl(c, self.config.proxy_style) {
+                    "binl"
+                } else {
+                    "pxe10"
+                };
                 info!(%mac, xid, firmware = ?c.firmware, arch = ?c.arch.map(|a| a.code), uuid = ?c.uuid_string(),
-                      file = file.as_str(), style = if binl { "binl" } else { "pxe10" }, to = %to, "proxy offer");
+                      file = file.as_str(), style, to = %to, "proxy offer");
                 if self.send(&self.dhcp, &m, to).await {
                     DhcpMetrics::bump(&self.metrics.offers);
                 }
