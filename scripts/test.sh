@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ipxe-qemu ipxe seabios ovmf python3-dev python3-pip gcc chromium man-db dnsmasq-base libvirt-clients libxml2-utils)
+APT_PACKAGES=(ipxe-qemu ipxe seabios ovmf python3-dev python3-pip gcc chromium man-db dnsmasq-base libvirt-clients libxml2-utils busybox-static iproute2 isc-dhcp-client)
 PY_PACKAGES=(uefi_firmware)
 FUZZ_SECONDS=${OPTROM_FUZZ_SECONDS:-60}
 
