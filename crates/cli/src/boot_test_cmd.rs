@@ -271,6 +271,7 @@ fn print_report(results: &[CaseResult], wall: Duration, jobs: usize) {
         ]);
     }
     let _ = writeln!(out, "{table}");
+    let _ = writeln!(out, "\n{}", matrix(results));
     for r in results.iter().filter(|r| !r.verdict.ok()) {
         let _ = writeln!(out, "\n{} {}: {}", r.verdict.name(), r.case.id, r.reason);
         if !r.qemu_stderr.trim().is_empty() {
@@ -295,6 +296,42 @@ fn print_report(results: &[CaseResult], wall: Duration, jobs: usize) {
         count(Verdict::Fail),
         count(Verdict::Error)
     );
+}
+
+/// The overview: one row per ROM and NIC, one column per firmware and machine.
+fn matrix(results: &[CaseResult]) -> Table {
+    let mut columns: Vec<(Firmware, Machine)> = results.iter().map(|r| (r.case.firmware, r.case.machine)).collect();
+    columns.sort();
+    columns.dedup();
+    let mut rows: Vec<(&str, &str)> = Vec::new();
+    for r in results {
+        if !rows.contains(&(r.case.rom_label.as_str(), r.case.nic)) {
+            rows.push((r.case.rom_label.as_str(), r.case.nic));
+        }
+    }
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    let mut header = vec!["ROM".to_string(), "NIC".to_string()];
+    header.extend(columns.iter().map(|(f, m)| format!("{} ({})", f.name(), m.name())));
+    table.set_header(header);
+    for (rom, nic) in rows {
+        let mut row = vec![rom.to_string(), nic.to_string()];
+        for (fw, machine) in &columns {
+            let cell = results
+                .iter()
+                .find(|r| {
+                    r.case.rom_label == rom && r.case.nic == nic && r.case.firmware == *fw && r.case.machine == *machine
+                })
+                .map_or(String::new(), |r| match (r.verdict, r.proof_secs) {
+                    (Verdict::ExpectedNegative, _) => "expected negative".into(),
+                    (v, Some(t)) => format!("{} {t:.1} s", v.name()),
+                    (v, None) => v.name().into(),
+                });
+            row.push(cell);
+        }
+        table.add_row(row);
+    }
+    table
 }
 
 fn xml_escape(text: &str) -> String {
