@@ -1,8 +1,8 @@
 //! Any bytes through the whole inspection path — chain walk, every header view,
 //! PE parsing, EFI decompression, the lint rules — and through every edit
-//! operation that accepts the input, and through the code identification (iPXE's
-//! LZMA payload unpacker, feature/driver tables, PE debug directory). Nothing may
-//! panic, and edits must produce ROMs that parse again.
+//! operation that accepts the input, and (small inputs) through the code
+//! identification. Nothing may panic, and edits must produce ROMs that parse
+//! again.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -23,12 +23,12 @@ fuzz_target!(|data: &[u8]| {
         let rom = (data.len() <= 64 << 10).then_some(data);
         let _ = optrom::check(&info, &optrom::CheckOptions { bucket: Some(256 << 10), rom, ..Default::default() });
         let _ = serde_json::to_string(&info);
-        let _ = serde_json::to_string(&optrom::identify::identify_rom(data, &info));
-    }
-    // Boot files (PE, .kpxe, .lkrn) and raw bytes through the payload unpacker.
-    let _ = optrom::identify::identify_file(data);
-    if let Some(unpacked) = optrom::ipxe_payload::find(data) {
-        assert!(unpacked.data.len() <= optrom::ipxe_payload::MAX_UNPACKED);
+        // Identification unpacks LZMA at a few MB/s: small inputs only here, so
+        // the large seed ROMs keep this target's run rate (fuzz target
+        // `identify` takes every size).
+        if data.len() <= 16 << 10 {
+            let _ = serde_json::to_string(&optrom::identify::identify_rom(data, &info));
+        }
     }
     if let Ok(combined) = edit::combine(&[data, data]) {
         let again = optrom_format::chain::walk(&combined);
