@@ -61,7 +61,8 @@ run_fuzz() {
   for t in $targets; do
     mkdir -p "fuzz/corpus/$t"
     case "$t" in
-      parse_rom) cp /usr/lib/ipxe/qemu/*.rom /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi /usr/share/seabios/vgabios-isavga.bin /usr/share/seabios/vgabios-stdvga.bin "fuzz/corpus/$t/" ;;
+      parse_rom) cp /usr/lib/ipxe/qemu/*.rom /usr/share/seabios/vgabios-isavga.bin /usr/share/seabios/vgabios-stdvga.bin "fuzz/corpus/$t/" ;;
+      identify) cp /usr/lib/ipxe/qemu/pxe-*.rom /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi "fuzz/corpus/$t/" ;;
     esac
     [ -d "fuzz/seeds/$t" ] && cp fuzz/seeds/"$t"/* "fuzz/corpus/$t/" 2>/dev/null || true
     echo "== fuzz $t for ${FUZZ_SECONDS}s"

@@ -1,8 +1,7 @@
 //! The invariants the `parse_rom` fuzz target checks on any bytes: the whole
 //! inspection path — chain walk, every header view, PE parsing, EFI
-//! decompression, the lint rules — the code identification (iPXE's LZMA payload
-//! unpacker, feature/driver tables, PE debug directory), and every edit operation
-//! that accepts the input. Nothing may panic, and edits must produce ROMs that parse again.
+//! decompression, the lint rules — (small inputs) the code identification, and every
+//! edit operation that accepts the input. Nothing may panic, and edits must produce ROMs that parse again.
 //!
 //! Shared by the fuzz target and by `crates/optrom/tests/fuzz_seeds.rs`, which
 //! runs every crash seed in `fuzz/seeds/parse_rom/` as an ordinary test.
@@ -25,12 +24,12 @@ pub fn check(data: &[u8]) {
         let rom = (data.len() <= 64 << 10).then_some(data);
         let _ = optrom::check(&info, &optrom::CheckOptions { bucket: Some(256 << 10), rom, ..Default::default() });
         let _ = serde_json::to_string(&info);
-        let _ = serde_json::to_string(&optrom::identify::identify_rom(data, &info));
-    }
-    // Boot files (PE, .kpxe, .lkrn) and raw bytes through the payload unpacker.
-    let _ = optrom::identify::identify_file(data);
-    if let Some(unpacked) = optrom::ipxe_payload::find(data) {
-        assert!(unpacked.data.len() <= optrom::ipxe_payload::MAX_UNPACKED);
+        // Identification unpacks LZMA at a few MB/s: small inputs only here, so
+        // the large seed ROMs keep this target's run rate (fuzz target
+        // `identify` takes every size).
+        if data.len() <= 16 << 10 {
+            let _ = serde_json::to_string(&optrom::identify::identify_rom(data, &info));
+        }
     }
     if let Ok(combined) = edit::combine(&[data, data]) {
         let again = optrom_format::chain::walk(&combined);

@@ -1,7 +1,6 @@
 //! Any bytes through the whole inspection path and every edit operation
 //! (the invariants are in `fuzz/checks/parse_rom.rs`, shared with the seed
-//! regression tests), including code identification
-//! (iPXE's LZMA payload unpacker, feature/driver tables, PE debug directory).
+//! regression tests), and (small inputs) through the code identification.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -516,6 +516,12 @@ fn plausible_id(vendor: u16, device: u16) -> bool {
 /// runs of entries vote for the offset that makes their name pointers land on
 /// name strings, and the winner must be backed by at least two runs.
 fn legacy_pci_ids(data: &[u8], expected: Option<(u16, u16)>) -> Fact<Vec<PciId>> {
+    // .textdata is linked at address 0 (pcbios.lds `.textdata 0x0`) and, in every
+    // Debian build, its addresses are offsets into the unpacked payload: try that
+    // first; only when it finds nothing, vote for another base.
+    if let Some(found) = legacy_tables_at(data, 0) {
+        return found;
+    }
     const STRIDE: usize = 12;
     let strings = identifier_strings(data);
     let entry = |at: usize| -> Option<(u32, u16, u16)> {
@@ -529,12 +535,15 @@ fn legacy_pci_ids(data: &[u8], expected: Option<(u16, u16)>) -> Fact<Vec<PciId>>
     };
     let mut votes: HashMap<i64, usize> = HashMap::new();
     let string_starts: Vec<usize> = strings.keys().copied().collect();
+    // Voting costs pairs × strings; a cap keeps hostile payloads cheap.
+    let mut work_left: usize = 8_000_000;
     let mut at = 0;
-    while at + 2 * STRIDE <= data.len() {
+    while at + 2 * STRIDE <= data.len() && work_left > 0 {
         if let (Some((p0, v0, _)), Some((p1, v1, _))) = (entry(at), entry(at + STRIDE))
             && v0 == v1
             && p0 != p1
         {
+            work_left = work_left.saturating_sub(string_starts.len());
             let mut bases = HashSet::new();
             for s in &string_starts {
                 let base = *s as i64 - i64::from(p0);
@@ -549,14 +558,9 @@ fn legacy_pci_ids(data: &[u8], expected: Option<(u16, u16)>) -> Fact<Vec<PciId>>
         }
         at += 4;
     }
-    // .textdata is linked at address 0 (pcbios.lds `.textdata 0x0`) and, in every
-    // Debian build, its addresses are offsets into the unpacked payload: try that
-    // first, then the best-supported bases; the driver-structure check decides.
+    // The best-supported bases; the driver-structure check decides.
     let mut ranked: Vec<(i64, usize)> = votes.into_iter().collect();
     ranked.sort_by_key(|(b, c)| (std::cmp::Reverse(*c), *b));
-    if let Some(found) = legacy_tables_at(data, 0) {
-        return found;
-    }
     for (base, votes) in ranked.into_iter().take(32) {
         let Some(found) = legacy_tables_at(data, base) else { continue };
         let ids = found.value.as_deref().unwrap_or_default();
