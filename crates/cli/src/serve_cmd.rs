@@ -8,6 +8,7 @@ use std::sync::Arc;
 use optrom_netboot::dhcp::{DhcpConfig, DhcpService};
 use optrom_netboot::{AddressPool, ChainScript, DhcpMode, ServeConfig, Server};
 
+use crate::output::outln;
 use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
 
 /// Flags of `optrom serve`; each overrides the config file's value.
@@ -165,7 +166,7 @@ pub fn run(args: ServeArgs) -> u8 {
         }
         // One line per service on stdout, for scripts that start the server on port 0.
         for (name, address) in server.local_addrs() {
-            println!("{name} {address}");
+            outln!("{name} {address}");
         }
         match server.run(shutdown_signal()).await {
             Ok(()) => EXIT_OK,
