@@ -64,7 +64,10 @@ fn print(id: &Identification) {
     if let Some(p) = &id.packed {
         outln!(
             "      packed payload: {} bytes at {:#x} unpack to {} bytes\n        evidence: {}",
-            p.packed_size, p.stream_offset, p.unpacked_size, p.evidence
+            p.packed_size,
+            p.stream_offset,
+            p.unpacked_size,
+            p.evidence
         );
     }
     if let Some(x) = &id.ipxe {
