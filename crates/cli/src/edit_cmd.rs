@@ -10,7 +10,7 @@ use optrom::edit::{self, ImageSelect, PadTarget};
 use optrom::size::human;
 use optrom_codec::Level;
 
-use crate::output::{fail, fail_io, outln, read};
+use crate::output::{fail, fail_io, one_of, outln, read};
 use crate::{EXIT_OK, EXIT_UNUSABLE};
 
 fn write(path: &Path, bytes: &[u8]) -> u8 {
@@ -51,7 +51,7 @@ pub struct EfiromArgs {
     #[arg(long, default_value = "auto")]
     pub subsystem: SubsystemChoice,
     /// Compression level: fast, default or best.
-    #[arg(long, default_value_t, conflicts_with = "no_compress")]
+    #[arg(long, default_value_t, conflicts_with = "no_compress", value_parser = one_of::<Level>(&Level::NAMES))]
     pub level: Level,
     /// Store the driver uncompressed.
     #[arg(long)]

@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use output::one_of;
 
 /// Exit status: the ROMs are fine.
 pub const EXIT_OK: u8 = 0;
@@ -72,10 +73,10 @@ enum Command {
         /// Where to write the stream (atomically).
         output: PathBuf,
         /// Stream format: efi (what option ROMs use) or tiano.
-        #[arg(long, default_value = "efi")]
+        #[arg(long, default_value = "efi", value_parser = one_of::<optrom_codec::Format>(&optrom_codec::Format::NAMES))]
         format: optrom_codec::Format,
         /// fast, default or best.
-        #[arg(long, default_value_t)]
+        #[arg(long, default_value_t, value_parser = one_of::<optrom_codec::Level>(&optrom_codec::Level::NAMES))]
         level: optrom_codec::Level,
         /// Let efi streams use match distances up to 16 KiB: EDK2's decoder accepts
         /// them, the specification does not. Never on by default.
@@ -89,7 +90,7 @@ enum Command {
         /// Where to write the data (atomically).
         output: PathBuf,
         /// Stream format: efi or tiano.
-        #[arg(long, default_value = "efi")]
+        #[arg(long, default_value = "efi", value_parser = one_of::<optrom_codec::Format>(&optrom_codec::Format::NAMES))]
         format: optrom_codec::Format,
         /// Refuse streams that declare more than this many bytes.
         #[arg(long, default_value = "64M", value_parser = optrom::size::parse_size)]
@@ -153,7 +154,7 @@ enum Command {
         strict: bool,
         /// Compression level for EFI drivers built from PE files (fast, default,
         /// best), instead of the manifest's `[set] level`.
-        #[arg(long)]
+        #[arg(long, value_parser = one_of::<optrom_codec::Level>(&optrom_codec::Level::NAMES))]
         level: Option<optrom_codec::Level>,
     },
     /// Predict whether guests running OLD ROMs migrate to a host with NEW ones (files or set directories).
@@ -184,7 +185,7 @@ enum Command {
     /// Show which file QEMU loads as a NIC's ROM on a target, and whether it runs there.
     Resolve {
         /// QEMU target: x86_64, aarch64, riscv64, loongarch64.
-        #[arg(long)]
+        #[arg(long, value_parser = one_of::<optrom::pack::Target>(&optrom::pack::Target::NAMES))]
         target: optrom::pack::Target,
         /// NIC model.
         #[arg(long, value_parser = optrom::nic::lookup)]
@@ -202,7 +203,7 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Default layout: debian or fedora.
-        #[arg(long, default_value = "debian")]
+        #[arg(long, default_value = "debian", value_parser = one_of::<optrom::resolve::Distro>(&optrom::resolve::Distro::NAMES))]
         distro: optrom::resolve::Distro,
         /// Machine-readable output.
         #[arg(long)]
@@ -228,7 +229,7 @@ enum Command {
         /// Which byte absorbs the difference: auto (byte 6 of iPXE legacy images,
         /// the free header byte of EFI images), ipxe-byte6, last-byte (of the
         /// Size512 span) or efi-header-byte.
-        #[arg(long, default_value = "auto")]
+        #[arg(long, default_value = "auto", value_parser = one_of::<optrom::checksum::Requested>(&optrom::checksum::Requested::NAMES))]
         convention: optrom::checksum::Requested,
         /// Output file.
         #[arg(short, long)]

@@ -61,6 +61,17 @@ pub fn load_with_bytes(path: &Path) -> Option<(RomInfo, Vec<u8>)> {
     }
 }
 
+/// A clap parser for a library type with a fixed set of names: the names show
+/// in `--help` and in shell completions, and [`std::str::FromStr`] makes the value.
+pub fn one_of<T>(names: &'static [&'static str]) -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: std::str::FromStr + Clone + Send + Sync + 'static,
+    T::Err: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+{
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(names).try_map(|name| name.parse::<T>())
+}
+
 /// Print JSON to stdout.
 pub fn print_json(value: &serde_json::Value) {
     outln!("{}", serde_json::to_string_pretty(value).expect("JSON values always serialize"));

@@ -288,6 +288,16 @@ impl FromStr for Format {
     }
 }
 
+impl Format {
+    /// Every format's name, as [`FromStr`] accepts it.
+    pub const NAMES: [&'static str; 2] = ["efi", "tiano"];
+}
+
+impl Level {
+    /// Every level's name, as [`FromStr`] accepts it.
+    pub const NAMES: [&'static str; 3] = ["fast", "default", "best"];
+}
+
 impl fmt::Display for Level {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -80,3 +80,13 @@ fn names_parse_and_print() {
     assert!("max".parse::<Level>().unwrap_err().to_string().contains("fast"));
     assert_eq!(stream_sizes(&[1, 2, 3]), None);
 }
+
+#[test]
+fn every_level_and_format_name_parses() {
+    for name in optrom_codec::Level::NAMES {
+        assert_eq!(name.parse::<optrom_codec::Level>().map(|l| l.to_string()), Ok(name.to_string()));
+    }
+    for name in optrom_codec::Format::NAMES {
+        assert_eq!(name.parse::<optrom_codec::Format>().map(|f| f.to_string()), Ok(name.to_string()));
+    }
+}

@@ -33,6 +33,8 @@ pub struct ImageRef<'a> {
     pub bytes: &'a [u8],
     /// Offset of the PCIR within the image.
     pub pcir_offset: usize,
+    /// The PCIR's fields, decoded once by the walker.
+    pub pcir_repr: PcirRepr,
 }
 
 impl<'a> ImageRef<'a> {
@@ -127,7 +129,7 @@ impl<'a> Chain<'a> {
                 ErrorKind::OutOfBounds { value: pcir_ptr, limit: len - view.layout_len() },
             ));
         }
-        Ok(ImageRef { index: self.index, offset: at, bytes: &rest[..len], pcir_offset: pcir_ptr })
+        Ok(ImageRef { index: self.index, offset: at, bytes: &rest[..len], pcir_offset: pcir_ptr, pcir_repr: repr })
     }
 }
 

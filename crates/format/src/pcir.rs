@@ -180,7 +180,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Pcir<T> {
 }
 
 /// Every byte of a PCIR, decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PcirRepr {
     /// Vendor ID.
     pub vendor: u16,

@@ -64,6 +64,9 @@ pub enum Requested {
 }
 
 impl Requested {
+    /// The names `FromStr` accepts.
+    pub const NAMES: [&'static str; 4] = ["auto", "ipxe-byte6", "last-byte", "efi-header-byte"];
+
     /// The convention asked for, `None` for auto.
     pub fn convention(self) -> Option<Convention> {
         match self {
@@ -312,6 +315,14 @@ mod tests {
     }
 
     const PCIR: usize = 0x1C;
+
+    #[test]
+    fn every_requested_name_parses() {
+        for name in Requested::NAMES {
+            assert!(name.parse::<Requested>().is_ok(), "{name}");
+        }
+        assert_eq!("last-byte".parse(), Ok(Requested::Use(Convention::LastByte)));
+    }
 
     #[test]
     fn test_images_have_the_intended_code_types() {

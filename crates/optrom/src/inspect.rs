@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use optrom_format::chain::{self, ImageRef};
 use optrom_format::{
-    CodeType, Compression, EfiHeader, EfiHeaderRepr, IpxeHeader, LegacyHeader, Machine, PnpHeader, Subsystem,
+    CodeType, Compression, EfiHeader, EfiHeaderRepr, IpxeHeader, LegacyHeader, Machine, PcirRepr, PnpHeader, Subsystem,
     UndiRomId, byte_sum, efi, pcir,
 };
 
@@ -120,6 +120,28 @@ pub struct PcirInfo {
     pub config_utility: Option<u16>,
     /// PCI 3.0 DMTF CLP pointer.
     pub clp: Option<u16>,
+}
+
+impl PcirInfo {
+    /// The report of a PCIR at `offset` in its image, from the fields the chain
+    /// walker decoded, with the device list read from the image.
+    pub fn from_repr(offset: usize, repr: &PcirRepr, device_list: Option<Vec<u16>>) -> PcirInfo {
+        PcirInfo {
+            offset: offset as u64,
+            vendor: repr.vendor,
+            device: repr.device,
+            revision: repr.revision,
+            length: repr.length,
+            class_code: repr.class_code,
+            image_length: repr.image_length,
+            code_revision: repr.code_revision,
+            indicator: repr.indicator,
+            device_list,
+            max_runtime_length: repr.is_pci30().then_some(repr.max_runtime_length),
+            config_utility: repr.config_utility,
+            clp: repr.clp,
+        }
+    }
 }
 
 /// Legacy header details.
@@ -352,22 +374,7 @@ fn image_info(image: &ImageRef<'_>, problems: &mut Vec<Finding>) -> ImageInfo {
     } else {
         None
     };
-    let pcir30 = view.is_pci30();
-    let pcir = PcirInfo {
-        offset: pcir_at as u64,
-        vendor: view.vendor(),
-        device: view.device(),
-        revision: view.revision(),
-        length: view.length(),
-        class_code: view.class_code(),
-        image_length: view.image_length(),
-        code_revision: view.code_revision(),
-        indicator: view.indicator(),
-        device_list,
-        max_runtime_length: pcir30.then(|| view.max_runtime_length()),
-        config_utility: view.config_utility(),
-        clp: view.clp(),
-    };
+    let pcir = PcirInfo::from_repr(pcir_at, &image.pcir_repr, device_list);
 
     let (legacy, efi) = match code_type {
         CodeType::Efi => (None, Some(efi_info(image, problems))),

@@ -99,6 +99,9 @@ impl Target {
         }
     }
 
+    /// Every target's name.
+    pub const NAMES: [&'static str; 4] = ["x86_64", "aarch64", "riscv64", "loongarch64"];
+
     /// Parse a target name.
     pub fn parse(name: &str) -> Option<Target> {
         Target::ALL.into_iter().find(|t| t.name() == name)
@@ -111,5 +114,19 @@ impl std::str::FromStr for Target {
     fn from_str(name: &str) -> Result<Self, String> {
         Target::parse(name)
             .ok_or_else(|| format!("unknown target {name:?}; use x86_64, aarch64, riscv64 or loongarch64"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_target_name_parses_back() {
+        assert_eq!(Target::ALL.map(Target::name), Target::NAMES);
+        for name in Target::NAMES {
+            assert_eq!(name.parse::<Target>().map(Target::name), Ok(name));
+        }
+        assert!("mips".parse::<Target>().is_err());
     }
 }

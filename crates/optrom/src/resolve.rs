@@ -44,6 +44,9 @@ impl Distro {
         "/usr/share/qemu"
     }
 
+    /// The names [`Distro::parse`] accepts.
+    pub const NAMES: [&'static str; 4] = ["debian", "ubuntu", "fedora", "rhel"];
+
     /// Parse `debian` / `fedora`.
     pub fn parse(name: &str) -> Option<Distro> {
         match name {
@@ -201,4 +204,16 @@ fn contents_for(path: &Path, target: Target) -> (bool, String) {
 
 fn machine_name(machines: &[Machine]) -> &'static str {
     machines.first().and_then(|m| m.name()).unwrap_or("?")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_distro_name_parses() {
+        for name in Distro::NAMES {
+            assert!(Distro::parse(name).is_some(), "{name}");
+        }
+    }
 }
