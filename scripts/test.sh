@@ -8,7 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ipxe-qemu ipxe seabios ovmf python3-dev python3-pip gcc chromium)
+# curl, atftp, tftp-hpa: real clients of the serve tests; tftpd-hpa, dnsmasq-base,
+# nginx-light: the reference servers of scripts/bench-serve.sh.
+APT_PACKAGES=(ipxe-qemu ipxe seabios ovmf python3-dev python3-pip gcc chromium curl atftp tftp-hpa tftpd-hpa dnsmasq-base nginx-light)
 PY_PACKAGES=(uefi_firmware)
 FUZZ_SECONDS=${OPTROM_FUZZ_SECONDS:-60}
 
