@@ -35,6 +35,7 @@ for tool in curl atftp in.tftpd dnsmasq nginx taskset ip; do
 done
 
 cargo build -q --release -p optrom-cli
+cargo build -q --release -p optrom-netboot --example proxy_latency
 OPTROM=$PWD/target/release/optrom
 
 mkdir -p "$W/root"
@@ -176,3 +177,7 @@ ngx=$(measure curl_http 8082)
 row "HTTP 1 GiB (curl)" "$S1G" "$ours" "$ngx" "nginx $(nginx -v 2>&1 | cut -d/ -f2)"
 echo
 echo "optrom serve peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/${PIDS[0]}/status" 2>/dev/null || echo n/a)"
+echo
+# proxyDHCP: client and service in one process (2 tokio workers), loopback, log lines formatted
+# as the server does (into a sink); not pinned.
+"$PWD/target/release/examples/proxy_latency" 10000 log
