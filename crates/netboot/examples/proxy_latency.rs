@@ -3,7 +3,8 @@
 //! (BIOS iPXE, UEFI PXE, UEFI HTTP, arm64), with fresh xids — and measures send-to-reply time
 //! per answer. Prints p50/p90/p99/max beside the goal (p99 < 10 ms).
 //!
-//! `cargo run --release -p optrom-netboot --example proxy_latency [-- N]` (default 10000)
+//! `cargo run --release -p optrom-netboot --example proxy_latency [-- N [log]]` (default 10000;
+//! `log` formats the per-offer log line as the server does, into a sink)
 //!
 //! Replies come back by unicast because the DISCOVERs carry ciaddr 127.0.0.1 (loopback has no
 //! broadcast); everything else — parse, classify, decide, build, encode, send — is the path a
@@ -28,6 +29,10 @@ const CAPTURES: &[&str] = &[
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(10_000);
+    let logging = std::env::args().nth(2).as_deref() == Some("log");
+    if logging {
+        tracing_subscriber::fmt().with_writer(std::io::sink).with_ansi(false).init();
+    }
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
     let packets: Vec<Vec<u8>> = CAPTURES
         .iter()
@@ -76,7 +81,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     lat.sort();
     let pct = |q: f64| lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1];
     let ms = |d: Duration| format!("{:.3}", d.as_secs_f64() * 1e3);
-    println!("proxyDHCP answer latency, {n} DISCOVERs on loopback ({} kinds of captured client)", packets.len());
+    println!(
+        "proxyDHCP answer latency, {n} DISCOVERs on loopback ({} kinds of captured client), log lines {}",
+        packets.len(),
+        if logging { "formatted" } else { "off" }
+    );
     println!("| metric | value (ms) | goal |");
     println!("|---|---:|---|");
     println!("| p50 | {} | |", ms(pct(0.50)));

@@ -103,6 +103,10 @@ pub struct TftpConfig {
     /// Retransmissions of one window before the transfer is given up (the timeout
     /// doubles after each, up to 8× the first).
     pub retries: u32,
+    /// Microseconds a transfer busy-polls for the client's ACK before sleeping
+    /// (0: never). Roughly halves lock-step round trips on a fast path at the price
+    /// of CPU time while transfers run; at most CPUs − 1 transfers poll at once.
+    pub busy_poll_us: u64,
 }
 
 impl Default for TftpConfig {
@@ -116,6 +120,7 @@ impl Default for TftpConfig {
             max_transfers: 512,
             timeout_ms: 1000,
             retries: 5,
+            busy_poll_us: 200,
         }
     }
 }

@@ -349,3 +349,19 @@ fn mutated_captures_never_panic_and_replies_decode() {
     }
     assert!(parsed > 1000, "the mutations should mostly stay parseable ({parsed})");
 }
+
+#[test]
+fn options_that_crash_dhcproto_decoders_are_harmless() {
+    // Found by the dhcp_parse fuzz target: option 94 with a length other than 3 trips a
+    // debug_assert in dhcproto's option decoder.
+    let p = capture("fuzz-crash-dhcproto-option94.bin");
+    let _ = Request::parse(&p);
+    // Option 81 (client FQDN) shorter than its 3 fixed bytes: dhcproto asserts (debug) and
+    // computes `len - 3` on it.
+    let mut p = capture("ovmf-x64-pxe-discover.bin");
+    let end = p.iter().rposition(|&b| b == 255).unwrap();
+    p.truncate(end);
+    p.extend_from_slice(&[81, 1, 0, 94, 6, 1, 3, 0, 0, 0, 0, 255]);
+    let r = Request::parse(&p).expect("odd options 81 and 94 do not stop the request");
+    assert_eq!(r.class.arch.unwrap().cpu, Cpu::X64);
+}

@@ -171,7 +171,8 @@ impl RawOptions {
 /// client's [`Classification`].
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// The BOOTP header as dhcproto decoded it (xid, flags, ciaddr, giaddr, chaddr …).
+    /// The BOOTP header as dhcproto decoded it (xid, flags, ciaddr, giaddr, chaddr …); its
+    /// option list is empty, the options are in the fields below and in `class`.
     pub header: Message,
     /// Option 53.
     pub kind: MessageType,
@@ -205,7 +206,13 @@ impl Request {
         }
         debug_assert_eq!(COOKIE_OFFSET + 4, OPTIONS_OFFSET);
         let options = RawOptions::parse(packet)?;
-        let header = Message::from_bytes(packet).map_err(|e| PacketError::Header(e.to_string()))?;
+        // dhcproto sees the fixed header only: its option decoders assert on option lengths
+        // (option 94 must be 3 bytes, option 81 at least 3: found by the dhcp_parse fuzz
+        // target), and every option is already in `options`, read by our own walker.
+        let mut fixed = Vec::with_capacity(OPTIONS_OFFSET + 1);
+        fixed.extend_from_slice(&packet[..OPTIONS_OFFSET]);
+        fixed.push(255);
+        let header = Message::from_bytes(&fixed).map_err(|e| PacketError::Header(e.to_string()))?;
         if header.opcode() != Opcode::BootRequest {
             return Err(PacketError::NotRequest(packet[0]));
         }

@@ -375,15 +375,16 @@ impl DhcpService {
             match outcome {
                 Ok(Ok((reply, outcome))) => {
                     let counter = match &outcome {
-                        FullOutcome::Offer(_) => &self.metrics.offers,
-                        FullOutcome::Ack(_) => &self.metrics.acks,
-                        FullOutcome::InformAck => &self.metrics.informs,
-                        FullOutcome::Nak(_) => &self.metrics.naks,
-                        FullOutcome::Silent(_) => &self.metrics.ignored,
-                        FullOutcome::Released(_) | FullOutcome::Declined(_) => &self.metrics.received,
+                        FullOutcome::Offer(_) => Some(&self.metrics.offers),
+                        FullOutcome::Ack(_) => Some(&self.metrics.acks),
+                        FullOutcome::InformAck => Some(&self.metrics.informs),
+                        FullOutcome::Nak(_) => Some(&self.metrics.naks),
+                        FullOutcome::Silent(_) => Some(&self.metrics.ignored),
+                        // Counted on arrival above.
+                        FullOutcome::Released(_) | FullOutcome::Declined(_) => None,
                     };
-                    if !matches!(outcome, FullOutcome::Released(_) | FullOutcome::Declined(_)) {
-                        DhcpMetrics::bump(counter);
+                    if let Some(c) = counter {
+                        DhcpMetrics::bump(c);
                     }
                     info!(%mac, xid, request = ?req.kind, firmware = ?c.firmware, arch = ?c.arch.map(|a| a.code),
                           outcome = ?outcome, to = %to, "dhcp");

@@ -39,6 +39,7 @@ pub(crate) struct Shared {
     pub retries: u32,
     pub bind_ip: IpAddr,
     pub interface: Option<String>,
+    pub busy_poll: transfer::BusyPoll,
 }
 
 /// The bound TFTP listener.
@@ -86,6 +87,12 @@ impl TftpService {
                 retries: config.tftp.retries,
                 bind_ip: config.bind_address(),
                 interface,
+                busy_poll: transfer::BusyPoll {
+                    budget: std::time::Duration::from_micros(config.tftp.busy_poll_us),
+                    // Leave one CPU to everything else.
+                    slots: std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
+                    polling: Default::default(),
+                },
             }),
             max_transfers: config.tftp.max_transfers.max(1),
         })
