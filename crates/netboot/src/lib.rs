@@ -1,4 +1,7 @@
-//! The network half of optrom: the services a netboot client talks to. It is being
-//! built now; today it holds no services yet.
+//! The network half of optrom: the services a netboot client talks to. Today it holds the boot
+//! policy ([`policy`]): the TOML boot configuration, rule selection, iPXE script rendering with
+//! templates, and the Xen/multiboot checks.
 
 #![forbid(unsafe_code)]
+
+pub mod policy;
