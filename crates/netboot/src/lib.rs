@@ -3,5 +3,6 @@
 //! templates, and the Xen/multiboot checks.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod policy;

@@ -169,7 +169,7 @@ fn boot_files_per_class_and_architecture() {
     assert_eq!(step(ClientArch::Arm64, FirmwareClass::HttpBoot), BootStep::Url(format!("{BASE}/ipxe-arm64.efi")));
     // Any iPXE, on any architecture, gets the script — never a boot file again.
     for arch in ClientArch::ALL {
-        assert_eq!(step(arch, FirmwareClass::Ipxe), BootStep::Url(format!("{BASE}/boot.ipxe")));
+        assert_eq!(step(arch, FirmwareClass::Ipxe), BootStep::Url(format!("{BASE}/_/boot.ipxe")));
     }
     assert!(
         matches!(step(ClientArch::Arm32, FirmwareClass::Pxe), BootStep::Ignore(r) if r.contains("no boot file for arm32"))
@@ -200,7 +200,7 @@ fn option_93_codes_map_to_architectures() {
 
 #[test]
 fn bootstrap_chains_back_with_every_ipxe_variable() {
-    let script = bootstrap_script(&format!("{BASE}/boot.ipxe"));
+    let script = bootstrap_script(&format!("{BASE}/_/boot.ipxe"));
     assert!(script.starts_with("#!ipxe\n"));
     // iPXE setting names (ipxe.org/cfg), as the bootstrap must ask for them.
     for setting in [
@@ -218,7 +218,7 @@ fn bootstrap_chains_back_with_every_ipxe_variable() {
     ] {
         assert!(script.contains(setting), "{setting} missing in {script}");
     }
-    assert!(script.contains(&format!("chain --autofree {BASE}/boot.ipxe?mac=${{mac}}&")));
+    assert!(script.contains(&format!("chain --autofree {BASE}/_/boot.ipxe?mac=${{mac}}&")));
 }
 
 #[test]
@@ -562,7 +562,7 @@ fn xen_bios_script_and_efi_alternative() {
         "{}",
         d.script
     );
-    assert!(d.script.contains("imgfetch --name xen.cfg http://10.0.0.1:8080/xen-efi.cfg?item=xen&platform=efi&buildarch=x86_64&mac=52:54:00:00:00:01"), "{}", d.script);
+    assert!(d.script.contains("imgfetch --name xen.cfg http://10.0.0.1:8080/_/xen-efi.cfg?item=xen&platform=efi&buildarch=x86_64&mac=52:54:00:00:00:01"), "{}", d.script);
     assert!(
         d.findings.iter().any(|f| f.message.contains("x64 UEFI clients boot Xen's EFI loader xen.efi")),
         "{:?}",
@@ -693,11 +693,11 @@ fn check_prints_every_class_and_architecture() {
     assert!(!report.has_errors(), "{text}");
     for line in [
         "== bios / pxe: TFTP undionly.kpxe",
-        "== bios / ipxe: URL http://10.0.0.1:8080/boot.ipxe",
+        "== bios / ipxe: URL http://10.0.0.1:8080/_/boot.ipxe",
         "== x64 / pxe: TFTP snponly.efi",
         "== x64 / http: URL http://10.0.0.1:8080/snponly.efi",
         "== arm64 / http: URL http://10.0.0.1:8080/ipxe-arm64.efi",
-        "== loong64 / ipxe: URL http://10.0.0.1:8080/boot.ipxe",
+        "== loong64 / ipxe: URL http://10.0.0.1:8080/_/boot.ipxe",
         "   | kernel http://10.0.0.1:8080/vmlinuz initrd",
     ] {
         assert!(text.lines().any(|l| l.starts_with(line.trim_end_matches(" initrd"))), "missing {line:?} in\n{text}");

@@ -289,9 +289,13 @@ const IPXE_QUERY_SOURCES: &[(&str, &str)] = &[
 /// Everything a decision may depend on for one client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientFacts {
+    /// The client's MAC (absent only in `--check`'s anonymous clients).
     pub mac: Option<Mac>,
+    /// SMBIOS UUID (option 97 or `${uuid}`).
     pub uuid: Option<Uuid>,
+    /// The architecture it boots with.
     pub arch: ClientArch,
+    /// Which boot stage is asking.
     pub firmware: FirmwareClass,
     /// From DHCP option 12, iPXE's `${hostname}`, or the machine inventory.
     pub hostname: Option<String>,

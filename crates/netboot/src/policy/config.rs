@@ -16,10 +16,13 @@ use super::client::{ClientArch, FirmwareClass, IPXE_VARIABLES, Mac, Uuid};
 /// A configuration error with its position in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The file (or source description).
     pub file: String,
     /// 1-based line and column (0 when the error has no position, e.g. an unreadable file).
     pub line: usize,
+    /// 1-based column (characters).
     pub column: usize,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -38,7 +41,9 @@ impl std::error::Error for ConfigError {}
 /// Where a table or value sits in the config file, for messages found after parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Position {
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column (characters).
     pub column: usize,
 }
 
@@ -192,36 +197,49 @@ pub struct BootConfig {
     pub gunzip: bool,
     /// iPXE boot file per architecture, relative to the TFTP/HTTP root.
     pub boot_files: BTreeMap<ClientArch, String>,
+    /// `[vars]`: global template variables.
     pub vars: Vars,
     /// The menu a client gets when no rule matches.
     pub default_menu: String,
+    /// Menus by name.
     pub menus: BTreeMap<String, Menu>,
+    /// Items by id.
     pub items: BTreeMap<String, Item>,
     /// In file order (ties in specificity go to the earlier rule).
     pub rules: Vec<Rule>,
+    /// The inventory.
     pub machines: Vec<Machine>,
 }
 
 /// A menu: items in order, an optional default and timeout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Menu {
+    /// The menu's name (`[menu.NAME]`).
     pub name: String,
+    /// The title iPXE shows (default: the name).
     pub title: String,
+    /// Item ids in display order.
     pub items: Vec<String>,
+    /// The item chosen on timeout.
     pub default: Option<String>,
     /// Seconds before the default boots; `None` waits forever, 0 boots the default at once.
     pub timeout: Option<u32>,
+    /// Where the menu is defined.
     pub at: Position,
 }
 
 /// A boot item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
+    /// The item's id (`[item.ID]`).
     pub id: String,
+    /// The menu text.
     pub label: String,
+    /// What it boots.
     pub kind: ItemKind,
     /// The architectures the item is offered to (`None`: all); others do not see it.
     pub arches: Option<BTreeSet<ClientArch>>,
+    /// Where the item is defined.
     pub at: Position,
 }
 
@@ -253,7 +271,9 @@ impl FileRef {
 /// A multiboot module: a file and its (templated) arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Module {
+    /// The module file.
     pub file: FileRef,
+    /// Its command line (a template).
     pub args: Option<String>,
 }
 
@@ -261,27 +281,49 @@ pub struct Module {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ItemKind {
     /// A Linux kernel with initrds and a templated command line.
-    Linux { kernel: FileRef, initrds: Vec<FileRef>, args: Option<String> },
+    Linux {
+        /// The kernel.
+        kernel: FileRef,
+        /// Its initrds, in order.
+        initrds: Vec<FileRef>,
+        /// Its command line (a template).
+        args: Option<String>,
+    },
     /// Xen: hypervisor (multiboot on BIOS iPXE), dom0 kernel, further modules (the first is the
     /// dom0 initrd), and optionally Xen's EFI loader for UEFI clients.
     Xen {
+        /// The multiboot hypervisor (Xen's ELF image, possibly gzip'd).
         hypervisor: FileRef,
+        /// Xen's command line (a template).
         hypervisor_args: Option<String>,
+        /// The dom0 kernel (first multiboot module).
         kernel: FileRef,
+        /// The dom0 command line (a template).
         args: Option<String>,
+        /// Further modules; the first is the dom0 initrd.
         modules: Vec<Module>,
+        /// Xen's EFI loader (`xen.efi`), offered to UEFI clients.
         efi: Option<FileRef>,
     },
     /// Chain to another URL (script or EFI/PXE binary).
-    Chain { url: String },
+    Chain {
+        /// The URL (a template; a relative path is on this server).
+        url: String,
+    },
     /// Leave iPXE so the firmware tries the next boot device.
     Local,
     /// The iPXE shell.
     Shell,
     /// Another menu.
-    Submenu { menu: String },
+    Submenu {
+        /// The menu's name.
+        menu: String,
+    },
     /// A whole script body (a template), inserted as the item's commands.
-    Script { script: String },
+    Script {
+        /// The commands (a template).
+        script: String,
+    },
 }
 
 impl ItemKind {
@@ -319,21 +361,30 @@ impl ItemKind {
 /// What a rule selects on; `None` fields match anything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selector {
+    /// This MAC.
     pub mac: Option<Mac>,
+    /// This SMBIOS UUID.
     pub uuid: Option<Uuid>,
+    /// This architecture.
     pub arch: Option<ClientArch>,
+    /// This firmware class.
     pub firmware: Option<FirmwareClass>,
+    /// This hostname (inventory or client-reported), case-insensitive.
     pub hostname: Option<String>,
+    /// Machines carrying this inventory label.
     pub label: Option<String>,
 }
 
 /// What a rule chooses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleTarget {
+    /// Show this menu.
     Menu(String),
     /// Boot this item directly; with `once`, only the first time, then local.
     Item {
+        /// The item.
         item: String,
+        /// Boot it once per machine, then local.
         once: bool,
     },
 }
@@ -343,19 +394,28 @@ pub enum RuleTarget {
 pub struct Rule {
     /// The rule's name (`rule #N` when the file gives none).
     pub name: String,
+    /// What it matches.
     pub selector: Selector,
+    /// What it chooses.
     pub target: RuleTarget,
+    /// Template variables it sets (over machine and global ones).
     pub vars: Vars,
+    /// Where the rule is defined.
     pub at: Position,
 }
 
 /// An inventory entry: how to recognise a machine and what it is called and tagged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Machine {
+    /// Recognised by this MAC.
     pub mac: Option<Mac>,
+    /// Or by this UUID.
     pub uuid: Option<Uuid>,
+    /// Its hostname (matched by `hostname` rules, `{{ hostname }}` in templates).
     pub hostname: Option<String>,
+    /// Its labels (matched by `label` rules).
     pub labels: Vec<String>,
+    /// Its template variables (over global ones).
     pub vars: Vars,
 }
 

@@ -22,18 +22,19 @@ use super::xen::{
 pub struct ServerUrls {
     /// `http://host[:port]`, no trailing slash.
     pub http_base: String,
-    /// Path of the script endpoint (`/boot.ipxe`).
+    /// Path of the script endpoint (`/_/boot.ipxe`).
     pub script_path: String,
 }
 
 /// Path of the endpoint that serves the `xen.cfg` Xen's EFI loader reads (see
 /// [`Policy::xen_efi_config`]).
-pub const XEN_EFI_CONFIG_PATH: &str = "/xen-efi.cfg";
+pub const XEN_EFI_CONFIG_PATH: &str = "/_/xen-efi.cfg";
 
 impl ServerUrls {
-    /// URLs for a server at `http_base` with the script at `/boot.ipxe`.
+    /// URLs for a server at `http_base` with the script at `/_/boot.ipxe` (the HTTP service's own
+    /// namespace).
     pub fn new(http_base: &str) -> ServerUrls {
-        ServerUrls { http_base: http_base.trim_end_matches('/').into(), script_path: "/boot.ipxe".into() }
+        ServerUrls { http_base: http_base.trim_end_matches('/').into(), script_path: "/_/boot.ipxe".into() }
     }
 
     /// The full script URL.
@@ -56,8 +57,11 @@ pub enum Severity {
 /// One problem or remark, naming the item it concerns.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Finding {
+    /// How serious.
     pub severity: Severity,
+    /// The item concerned, if one.
     pub item: Option<String>,
+    /// What and why, with the fix where there is one.
     pub message: String,
 }
 
@@ -99,11 +103,15 @@ impl fmt::Display for BootStep {
 /// What a script decision chose.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
+    /// This menu (and its submenus).
     Menu(String),
+    /// This item, without a menu.
     Item(String),
     /// A one-shot rule was already used: boot the next device.
     LocalAfterOnce {
+        /// The one-shot rule.
         rule: String,
+        /// The item it booted.
         item: String,
     },
 }
@@ -123,15 +131,19 @@ impl fmt::Display for Target {
 /// A script and why it is what it is.
 #[derive(Debug, Clone)]
 pub struct ScriptDecision {
+    /// The iPXE script.
     pub script: String,
     /// The deciding rule, its name and the keys it matched on.
     pub rule: Option<(String, String)>,
     /// Rules that matched but lost on specificity or order.
     pub also_matched: Vec<String>,
+    /// What was chosen.
     pub target: Target,
     /// Inventory hostname and labels used for matching.
     pub hostname: Option<String>,
+    /// Inventory and caller labels used for matching.
     pub labels: Vec<String>,
+    /// Problems and remarks, errors first.
     pub findings: Vec<Finding>,
 }
 
@@ -168,6 +180,7 @@ impl ScriptDecision {
 /// A file the HTTP server serves on the policy's behalf.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServedFile {
+    /// The local file.
     pub path: PathBuf,
     /// Serve the decompressed content (a gzip'd multiboot hypervisor for iPXE).
     pub gunzip: bool,
@@ -422,7 +435,9 @@ impl Policy {
 /// One row of the `--check` matrix.
 #[derive(Debug, Clone)]
 pub struct CheckSection {
+    /// The architecture.
     pub arch: ClientArch,
+    /// The client class.
     pub firmware: FirmwareClass,
     /// The DHCP-stage answer.
     pub step: String,
@@ -433,6 +448,7 @@ pub struct CheckSection {
 /// The result of [`Policy::check`].
 #[derive(Debug, Clone)]
 pub struct CheckReport {
+    /// One row per architecture × class.
     pub sections: Vec<CheckSection>,
     /// Each finding with the clients it concerns.
     pub findings: Vec<(Finding, String)>,

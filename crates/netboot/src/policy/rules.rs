@@ -12,9 +12,13 @@ use super::config::{BootConfig, Machine, Rule, Selector};
 pub struct Specificity {
     /// Number of identity keys set (MAC, UUID).
     pub identity: u8,
+    /// 1 if a hostname is set.
     pub hostname: u8,
+    /// 1 if a label is set.
     pub label: u8,
+    /// 1 if an architecture is set.
     pub arch: u8,
+    /// 1 if a firmware class is set.
     pub firmware: u8,
 }
 
@@ -51,9 +55,13 @@ impl Specificity {
 /// The facts a rule is matched against: the client's own plus what the inventory adds.
 #[derive(Debug, Clone)]
 pub struct Subject<'a> {
+    /// The client's own facts.
     pub facts: &'a ClientFacts,
+    /// Its inventory entry, if any.
     pub machine: Option<&'a Machine>,
+    /// Inventory hostname, else the reported one.
     pub hostname: Option<String>,
+    /// Caller labels plus inventory labels.
     pub labels: Vec<String>,
 }
 

@@ -33,6 +33,7 @@ pub fn multiboot_line_bytes(uri: &str, args: Option<&str>) -> usize {
 /// What the first bytes of a file say about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sniff {
+    /// Starts with the gzip magic (RFC 1952).
     pub gzip: bool,
     /// A valid Multiboot 1 header in the first 8 KiB (after decompression for gzip files).
     pub multiboot: bool,
