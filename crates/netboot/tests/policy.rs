@@ -20,13 +20,15 @@ fn urls() -> ServerUrls {
     ServerUrls::new(BASE)
 }
 
-/// A file that is a valid Multiboot 1 image by the Multiboot specification (§3.1.1): magic
-/// 0x1BADB002, flags, and a checksum making the three words sum to zero, within the first 8 KiB.
+/// A file iPXE's multiboot loader accepts, by the Multiboot specification (§3.1.1): an ELF file
+/// (`\x7fELF`) with the header magic 0x1BADB002, flags, and a checksum making the three words
+/// sum to zero, within the first 8 KiB.
 fn multiboot_image() -> Vec<u8> {
     let magic: u32 = 0x1BAD_B002;
     let flags: u32 = 0x0000_0003;
     let checksum = 0u32.wrapping_sub(magic).wrapping_sub(flags);
     let mut data = vec![0u8; 4096];
+    data[..4].copy_from_slice(b"\x7fELF");
     for (at, word) in [(64, magic), (68, flags), (72, checksum)] {
         data[at..at + 4].copy_from_slice(&word.to_le_bytes());
     }
@@ -494,7 +496,12 @@ fn xen_checks_table() {
             ClientArch::Bios,
             Some("is a gzip'd file on another server"),
         ),
-        ("not multiboot", xen_config("vmlinuz", "x", "y", 1, ""), ClientArch::Bios, Some("has no Multiboot header")),
+        (
+            "not multiboot",
+            xen_config("vmlinuz", "x", "y", 1, ""),
+            ClientArch::Bios,
+            Some("is not a Multiboot ELF image"),
+        ),
         (
             "EFI, multiboot only",
             xen_config("xen", "x", "y", 1, ""),
@@ -702,4 +709,72 @@ fn check_prints_every_class_and_architecture() {
     ] {
         assert!(text.lines().any(|l| l.starts_with(line.trim_end_matches(" initrd"))), "missing {line:?} in\n{text}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Debian's real Xen and kernel packages (scripts/fetch-boot-packages.sh).
+
+/// The unpacked Debian packages, fetched once per target dir; `None` only when skipping is
+/// allowed (`OPTROM_SKIP_DEBIAN_PACKAGES=1` outside CI).
+fn debian_packages() -> Option<std::path::PathBuf> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let cache = repo.join("target/boot-packages");
+    let skip = std::env::var("OPTROM_SKIP_DEBIAN_PACKAGES").is_ok_and(|v| v == "1")
+        && !std::env::var("CI").is_ok_and(|v| v == "true");
+    if skip {
+        eprintln!("SKIPPED: OPTROM_SKIP_DEBIAN_PACKAGES=1 (Debian's xen-hypervisor and linux-image packages)");
+        return None;
+    }
+    let out = Command::new("bash").arg(repo.join("scripts/fetch-boot-packages.sh")).arg(&cache).output().expect("bash");
+    assert!(
+        out.status.success(),
+        "scripts/fetch-boot-packages.sh failed (apt-get download xen-hypervisor-4.17-amd64 linux-image-amd64 \
+         busybox-static): {}\nset OPTROM_SKIP_DEBIAN_PACKAGES=1 to skip",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(cache)
+}
+
+#[test]
+fn debian_xen_package_is_recognised_and_unpacked() {
+    let Some(cache) = debian_packages() else { return };
+    let root = cache.join("root");
+    let toml = "[menu.main]\nitems = [\"xen\"]\n[item.xen]\nkind = \"xen\"\nhypervisor = \"boot/xen-4.17-amd64.gz\"\n\
+                hypervisor_args = \"console=com1\"\nkernel = \"vmlinuz\"\nefi = \"boot/xen-4.17-amd64.efi\"\n\
+                [server]\nroot = \"ROOT\"\n"
+        .replace("ROOT", &root.display().to_string());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("boot.toml"), &toml).unwrap();
+    let vmlinuz = std::fs::read_link(cache.join("vmlinuz")).unwrap();
+    std::fs::copy(&vmlinuz, root.join("vmlinuz")).unwrap();
+    let policy = Policy::new(BootConfig::load(&dir.path().join("boot.toml")).unwrap());
+    let d = policy.explain(&ipxe(ClientArch::Bios, "52:54:00:00:00:01"), &urls());
+    assert!(errors(&d).is_empty(), "{:?}", d.findings);
+    assert!(
+        d.findings.iter().any(|f| f.message.contains("boot/xen-4.17-amd64.gz is gzip'd; it is served decompressed"))
+    );
+    // Served decompressed: exactly what gzip -dc gives (the unpacked hypervisor in the cache).
+    let served = policy.resolve_file("/boot/xen-4.17-amd64.gz").unwrap();
+    assert!(served.gunzip);
+    let bytes = policy.gunzipped(&served).unwrap();
+    assert_eq!(&bytes[..], &std::fs::read(cache.join("xen")).unwrap()[..]);
+    // Debian's vmlinuz and xen.efi are not multiboot images.
+    for wrong in ["vmlinuz", "boot/xen-4.17-amd64.efi"] {
+        let policy = Policy::new(
+            BootConfig::parse(
+                "t.toml",
+                &toml.replace("hypervisor = \"boot/xen-4.17-amd64.gz\"", &format!("hypervisor = \"{wrong}\"")),
+            )
+            .unwrap(),
+        );
+        let errs = errors(&policy.explain(&ipxe(ClientArch::Bios, "52:54:00:00:00:01"), &urls()));
+        assert!(errs.iter().any(|e| e.contains("is not a Multiboot ELF image")), "{wrong}: {errs:?}");
+    }
+    // With unpacking off, the real package is refused with the fix.
+    let policy = Policy::new(BootConfig::parse("t.toml", &format!("{toml}gunzip = false\n")).unwrap());
+    let errs = errors(&policy.explain(&ipxe(ClientArch::Bios, "52:54:00:00:00:01"), &urls()));
+    assert!(
+        errs.iter().any(|e| e.contains("is gzip-compressed and iPXE cannot boot it") && e.contains("gunzip -k")),
+        "{errs:?}"
+    );
 }

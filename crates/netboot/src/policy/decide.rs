@@ -724,8 +724,9 @@ impl<'a> Renderer<'a> {
                 }
                 if !s.multiboot {
                     return Err(Refusal::item(format!(
-                        "hypervisor {} has no Multiboot header in its first 8 KiB; is it Xen's ELF image \
-                         (boot/xen-*, not xen.efi or vmlinuz)?",
+                        "hypervisor {} is not a Multiboot ELF image (no Multiboot header in its first 8 KiB, \
+                         or not ELF); name Xen's ELF hypervisor (boot/xen-*.gz or unpacked), not xen.efi or \
+                         a vmlinuz",
                         hypervisor.0
                     )));
                 }

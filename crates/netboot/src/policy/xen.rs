@@ -35,18 +35,41 @@ pub fn multiboot_line_bytes(uri: &str, args: Option<&str>) -> usize {
 pub struct Sniff {
     /// Starts with the gzip magic (RFC 1952).
     pub gzip: bool,
-    /// A valid Multiboot 1 header in the first 8 KiB (after decompression for gzip files).
+    /// Loadable by iPXE's multiboot loader (after decompression for gzip files): see
+    /// [`multiboot_loadable`].
     pub multiboot: bool,
 }
 
-/// Finds a Multiboot 1 header: magic + flags + checksum summing to zero (mod 2^32).
-pub fn has_multiboot_header(data: &[u8]) -> bool {
+/// Multiboot header flag bit 16: the header carries load addresses (a raw, non-ELF image).
+const MULTIBOOT_AOUT_KLUDGE: u32 = 1 << 16;
+/// The ELF identification magic (System V ABI, `e_ident[EI_MAG0..EI_MAG3]`).
+const ELF_MAGIC: [u8; 4] = [0x7f, b'E', b'L', b'F'];
+
+/// The flags of the first Multiboot 1 header (magic + flags + checksum summing to zero mod
+/// 2^32, 4-byte aligned in the first 8 KiB), if there is one.
+pub fn multiboot_header_flags(data: &[u8]) -> Option<u32> {
     let end = data.len().min(MULTIBOOT_SEARCH_BYTES);
-    (0..end).step_by(4).any(|at| {
+    (0..end).step_by(4).find_map(|at| {
         let word = |i: usize| data.get(at + i..at + i + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        matches!((word(0), word(4), word(8)), (Some(MULTIBOOT_HEADER_MAGIC), Some(flags), Some(sum))
-            if MULTIBOOT_HEADER_MAGIC.wrapping_add(flags).wrapping_add(sum) == 0)
+        match (word(0), word(4), word(8)) {
+            (Some(MULTIBOOT_HEADER_MAGIC), Some(flags), Some(sum))
+                if MULTIBOOT_HEADER_MAGIC.wrapping_add(flags).wrapping_add(sum) == 0 =>
+            {
+                Some(flags)
+            }
+            _ => None,
+        }
     })
+}
+
+/// True if iPXE's multiboot loader can load it: a Multiboot header, and either an ELF image
+/// (tried first) or a header that gives raw load addresses. Xen's `xen.efi` has the header
+/// but is a PE file, so it is not loadable this way.
+pub fn multiboot_loadable(data: &[u8]) -> bool {
+    match multiboot_header_flags(data) {
+        Some(flags) => data.starts_with(&ELF_MAGIC) || flags & MULTIBOOT_AOUT_KLUDGE != 0,
+        None => false,
+    }
 }
 
 /// Reads the start of a file (decompressing gzip) and reports what it is.
@@ -63,7 +86,7 @@ pub fn sniff(path: &Path) -> std::io::Result<Sniff> {
     } else {
         file.take(MULTIBOOT_SEARCH_BYTES as u64).read_to_end(&mut start)?;
     }
-    Ok(Sniff { gzip, multiboot: has_multiboot_header(&start) })
+    Ok(Sniff { gzip, multiboot: multiboot_loadable(&start) })
 }
 
 /// Decompressed copies of gzip'd files, kept in memory and refreshed when the file changes, so
