@@ -186,6 +186,21 @@ pub struct ServedFile {
     pub gunzip: bool,
 }
 
+/// What a served file is to the items that name it (for the status page's "kernel fetched").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileRole {
+    /// A Linux kernel or a Xen dom0 kernel.
+    Kernel,
+    /// A Linux initrd.
+    Initrd,
+    /// A multiboot hypervisor.
+    Hypervisor,
+    /// A multiboot module after the dom0 kernel.
+    Module,
+    /// Xen's EFI loader.
+    XenEfi,
+}
+
 /// The boot policy: a validated configuration plus the state it keeps.
 pub struct Policy {
     config: BootConfig,
@@ -289,6 +304,33 @@ impl Policy {
         }
         let gunzip = self.config.gunzip && self.is_multiboot_hypervisor(rel) && sniff(&path).is_ok_and(|s| s.gzip);
         Some(ServedFile { path, gunzip })
+    }
+
+    /// What `url_path` is to the configured items, if any item boots it.
+    pub fn file_role(&self, url_path: &str) -> Option<FileRole> {
+        let rel = url_path.trim_start_matches('/');
+        let is = |f: &FileRef| !f.is_url() && f.0.trim_start_matches('/') == rel;
+        self.config.items.values().find_map(|item| match &item.kind {
+            ItemKind::Linux { kernel, initrds, .. } => {
+                if is(kernel) {
+                    Some(FileRole::Kernel)
+                } else {
+                    initrds.iter().any(is).then_some(FileRole::Initrd)
+                }
+            }
+            ItemKind::Xen { hypervisor, kernel, modules, efi, .. } => {
+                if is(hypervisor) {
+                    Some(FileRole::Hypervisor)
+                } else if is(kernel) {
+                    Some(FileRole::Kernel)
+                } else if modules.iter().any(|m| is(&m.file)) {
+                    Some(FileRole::Module)
+                } else {
+                    efi.as_ref().filter(|e| is(e)).map(|_| FileRole::XenEfi)
+                }
+            }
+            _ => None,
+        })
     }
 
     /// The bytes of a served file that is sent decompressed.

@@ -19,7 +19,7 @@ pub mod xen;
 pub use client::{ClientArch, ClientFacts, FirmwareClass, IPXE_VARIABLES, Mac, Uuid, bootstrap_script};
 pub use config::{BootConfig, ConfigError};
 pub use decide::{
-    BootStep, CheckReport, Finding, Policy, ScriptDecision, ServedFile, ServerUrls, Severity, Target,
+    BootStep, CheckReport, FileRole, Finding, Policy, ScriptDecision, ServedFile, ServerUrls, Severity, Target,
     XEN_EFI_CONFIG_PATH,
 };
 pub use once::{MemoryOnceStore, OnceStore, SqliteOnceStore};
