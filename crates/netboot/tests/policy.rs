@@ -569,7 +569,7 @@ fn xen_bios_script_and_efi_alternative() {
         "{}",
         d.script
     );
-    assert!(d.script.contains("imgfetch --name xen.cfg http://10.0.0.1:8080/_/xen-efi.cfg?item=xen&platform=efi&buildarch=x86_64&mac=52:54:00:00:00:01"), "{}", d.script);
+    assert!(d.script.contains("imgfetch --name xen.cfg http://10.0.0.1:8080/_/boot.ipxe?xen_cfg=xen&platform=efi&buildarch=x86_64&mac=52:54:00:00:00:01"), "{}", d.script);
     assert!(
         d.findings.iter().any(|f| f.message.contains("x64 UEFI clients boot Xen's EFI loader xen.efi")),
         "{:?}",
@@ -776,5 +776,34 @@ fn debian_xen_package_is_recognised_and_unpacked() {
     assert!(
         errs.iter().any(|e| e.contains("is gzip-compressed and iPXE cannot boot it") && e.contains("gunzip -k")),
         "{errs:?}"
+    );
+}
+
+#[test]
+fn script_endpoint_answers_bootstrap_script_and_xen_cfg() {
+    use optrom_netboot::policy::Answer;
+    let root = Root::new();
+    let policy = root.policy(&xen_config("xen", "console=com1", "console=hvc0", 1, "efi = \"xen.efi\"\n"));
+    let split = |url: &str| -> Vec<(String, String)> {
+        url.split_once('?')
+            .map(|(_, q)| q.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (k.into(), v.into())).collect())
+            .unwrap_or_default()
+    };
+    assert!(matches!(policy.answer(&[], &urls()), Answer::Bootstrap(s) if s.contains("chain --autofree")));
+    let query = split("/_/boot.ipxe?mac=52:54:00:00:00:01&platform=efi&buildarch=x86_64&uuid=&serial=");
+    let Answer::Script { decision, .. } = policy.answer(&query, &urls()) else { panic!("no script") };
+    // The xen.cfg URL in the EFI script, fed back to the endpoint, gives the config.
+    let line = decision.script.lines().find(|l| l.starts_with("imgfetch --name xen.cfg ")).unwrap();
+    let url = line.rsplit(' ').next().unwrap();
+    assert!(url.starts_with(&format!("{BASE}/_/boot.ipxe?xen_cfg=xen&")), "{url}");
+    match policy.answer(&split(url), &urls()) {
+        Answer::XenCfg(cfg) => {
+            assert!(cfg.contains("options=console=com1\nkernel=vmlinuz console=hvc0\nramdisk=m0\n"), "{cfg}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = split("/_/boot.ipxe?mac=52:54:00:00:00:01&platform=sparc&buildarch=x");
+    assert!(
+        matches!(policy.answer(&bad, &urls()), Answer::Invalid { script, .. } if script.contains("echo optrom: bad script request"))
     );
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use minijinja::{Environment, UndefinedBehavior, Value};
 
-use super::client::{ClientArch, ClientFacts, FirmwareClass, IPXE_VARIABLES, Mac};
+use super::client::{ClientArch, ClientFacts, FirmwareClass, IPXE_VARIABLES, Mac, bootstrap_script};
 use super::config::{BootConfig, FileRef, Item, ItemKind, Menu, Rule, RuleTarget};
 use super::once::{MemoryOnceStore, OnceStore};
 use super::rules::{Selection, Specificity, Subject, select};
@@ -26,9 +26,10 @@ pub struct ServerUrls {
     pub script_path: String,
 }
 
-/// Path of the endpoint that serves the `xen.cfg` Xen's EFI loader reads (see
-/// [`Policy::xen_efi_config`]).
-pub const XEN_EFI_CONFIG_PATH: &str = "/_/xen-efi.cfg";
+/// The script endpoint's query key that asks for the `xen.cfg` of a Xen item instead of a
+/// script (see [`Policy::xen_efi_config`]): Xen's EFI loader reads its configuration from a file
+/// iPXE fetched, and the one endpoint serves both.
+pub const XEN_CFG_QUERY_KEY: &str = "xen_cfg";
 
 impl ServerUrls {
     /// URLs for a server at `http_base` with the script at `/_/boot.ipxe` (the HTTP service's own
@@ -184,6 +185,29 @@ pub struct ServedFile {
     pub path: PathBuf,
     /// Serve the decompressed content (a gzip'd multiboot hypervisor for iPXE).
     pub gunzip: bool,
+}
+
+/// The script endpoint's answer ([`Policy::answer`]).
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// The bootstrap that makes iPXE report its variables.
+    Bootstrap(String),
+    /// The client's script and the decision behind it.
+    Script {
+        /// Who asked.
+        facts: Box<ClientFacts>,
+        /// What it gets and why.
+        decision: Box<ScriptDecision>,
+    },
+    /// A `xen.cfg` for Xen's EFI loader.
+    XenCfg(String),
+    /// The request was malformed.
+    Invalid {
+        /// A script that shows the problem on the client (empty for a `xen.cfg` request).
+        script: String,
+        /// The problem.
+        reason: String,
+    },
 }
 
 /// What a served file is to the items that name it (for the status page's "kernel fetched").
@@ -353,6 +377,38 @@ impl Policy {
         match self.extra_files.get(rel) {
             Some(p) => Some(p.clone()),
             None => self.config.root.as_ref().map(|r| r.join(rel)),
+        }
+    }
+
+    /// Answers a request to the script endpoint from its query string: the bootstrap script
+    /// for a client that has not identified itself, the `xen.cfg` for a Xen item (query key
+    /// [`XEN_CFG_QUERY_KEY`]), else the client's own script (recording one-shot boots). A bad
+    /// query gets a script that prints the problem, so the console shows it.
+    pub fn answer(&self, query: &[(String, String)], urls: &ServerUrls) -> Answer {
+        let facts = match ClientFacts::from_ipxe_query(query) {
+            Ok(f) => f,
+            Err(e) => {
+                return Answer::Invalid {
+                    script: format!("#!ipxe\necho optrom: bad script request: {}\nsleep 10 ||\nexit 1\n", one_line(&e)),
+                    reason: e,
+                };
+            }
+        };
+        if let Some((_, item)) = query.iter().find(|(k, _)| k == XEN_CFG_QUERY_KEY) {
+            let Some(facts) = facts else {
+                return Answer::Invalid { script: String::new(), reason: "xen.cfg request without mac".into() };
+            };
+            return match self.xen_efi_config(item, &facts, urls) {
+                Ok(cfg) => Answer::XenCfg(cfg),
+                Err(e) => Answer::Invalid { script: String::new(), reason: e },
+            };
+        }
+        match facts {
+            None => Answer::Bootstrap(bootstrap_script(&urls.script_url())),
+            Some(facts) => {
+                let decision = self.script(&facts, urls);
+                Answer::Script { facts: Box::new(facts), decision: Box::new(decision) }
+            }
         }
     }
 
@@ -824,8 +880,12 @@ impl<'a> Renderer<'a> {
             message: format!("{arch} UEFI clients boot Xen's EFI loader {} (no multiboot on UEFI)", efi.0),
         });
         let ItemKind::Xen { modules, .. } = &item.kind else { return Err(Refusal::item("not a xen item")) };
-        let mut query =
-            format!("item={}&platform={}&buildarch={}", item.id, arch.ipxe_platform(), arch.ipxe_buildarch());
+        let mut query = format!(
+            "{XEN_CFG_QUERY_KEY}={}&platform={}&buildarch={}",
+            item.id,
+            arch.ipxe_platform(),
+            arch.ipxe_buildarch()
+        );
         if let Some(mac) = self.facts.mac {
             query.push_str(&format!("&mac={mac}"));
         }
@@ -834,7 +894,7 @@ impl<'a> Renderer<'a> {
         }
         let mut out = vec![
             "imgfree".to_string(),
-            format!("imgfetch --name xen.cfg {}{XEN_EFI_CONFIG_PATH}?{query}", self.urls.http_base),
+            format!("imgfetch --name xen.cfg {}?{query}", self.urls.script_url()),
             format!("imgfetch --name {} {}", kernel.basename(), self.url(kernel)),
         ];
         out.extend(modules.iter().map(|m| format!("imgfetch --name {} {}", m.file.basename(), self.url(&m.file))));

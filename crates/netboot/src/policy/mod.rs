@@ -19,7 +19,7 @@ pub mod xen;
 pub use client::{ClientArch, ClientFacts, FirmwareClass, IPXE_VARIABLES, Mac, Uuid, bootstrap_script};
 pub use config::{BootConfig, ConfigError};
 pub use decide::{
-    BootStep, CheckReport, FileRole, Finding, Policy, ScriptDecision, ServedFile, ServerUrls, Severity, Target,
-    XEN_EFI_CONFIG_PATH,
+    Answer, BootStep, CheckReport, FileRole, Finding, Policy, ScriptDecision, ServedFile, ServerUrls, Severity, Target,
+    XEN_CFG_QUERY_KEY,
 };
 pub use once::{MemoryOnceStore, OnceStore, SqliteOnceStore};
