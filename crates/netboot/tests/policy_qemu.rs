@@ -98,19 +98,19 @@ async fn serve(policy: Policy) -> SocketAddr {
 /// Boots a SeaBIOS + iPXE guest whose DHCP (QEMU user networking) points at `script_url`;
 /// returns the serial output once `token` appears (or panics with the log after the timeout).
 async fn boot_until(port: u16, token: &str, name: &str) -> String {
+    let device = format!("virtio-net-pci,netdev=n0,disable-legacy=on,romfile={ROM}");
+    boot_with(port, token, name, &["-machine", "pc", "-device", &device, "-boot", "n"]).await
+}
+
+/// Like [`boot_until`] with other firmware and NIC arguments.
+async fn boot_with(port: u16, token: &str, name: &str, machine: &[&str]) -> String {
     let log = std::env::temp_dir().join(format!("optrom-policy-qemu-{name}-{}.log", std::process::id()));
     // In QEMU's user network the host's 127.0.0.1 is 10.0.2.2.
     let netdev = format!("user,id=n0,bootfile=http://10.0.2.2:{port}/_/boot.ipxe");
     let mut child = tokio::process::Command::new("qemu-system-x86_64")
-        .args(["-accel", "tcg", "-cpu", "max", "-m", "1536", "-machine", "pc", "-nographic", "-no-reboot"])
-        .args([
-            "-netdev",
-            &netdev,
-            "-device",
-            &format!("virtio-net-pci,netdev=n0,disable-legacy=on,romfile={ROM}"),
-            "-boot",
-            "n",
-        ])
+        .args(["-accel", "tcg", "-cpu", "max", "-m", "1536", "-nographic", "-no-reboot"])
+        .args(["-netdev", &netdev])
+        .args(machine)
         .arg("-serial")
         .arg(format!("file:{}", log.display()))
         .args(["-monitor", "none", "-display", "none"])
@@ -234,4 +234,50 @@ modules = [{{ file = "token-initrd.gz" }}]
     // iPXE drew the rendered menu (its title and item), then booted the default on timeout.
     assert!(linux_log.contains("optrom test menu") && linux_log.contains("Debian 12 kernel + busybox"), "{linux_log}");
     assert!(xen_log.contains("Xen version 4.17"), "Xen's banner on com1:\n{xen_log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ovmf_client_gets_xen_efi_for_the_same_xen_menu() {
+    let code = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+    if (!Path::new(code).exists() || Command::new("qemu-system-x86_64").arg("--version").output().is_err())
+        && skip("QEMU or OVMF is missing")
+    {
+        return;
+    }
+    let cache = boot_files();
+    let dir = tempfile::tempdir().unwrap();
+    let vars = dir.path().join("vars.fd");
+    std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars).unwrap();
+    let xen_token = token() + "e";
+    let policy = write_config(
+        dir.path(),
+        &cache,
+        &format!(
+            r#"
+[menu.main]
+items = ["xen"]
+default = "xen"
+timeout = 0
+[item.xen]
+kind = "xen"
+hypervisor = "root/boot/xen-4.17-amd64.gz"
+hypervisor_args = "dom0_mem=512M loglvl=all com1=115200,8n1 console=com1"
+efi = "root/boot/xen-4.17-amd64.efi"
+kernel = "vmlinuz"
+args = "console=hvc0 earlyprintk=xen token={xen_token}"
+modules = [{{ file = "token-initrd.gz" }}]
+"#
+        ),
+    );
+    let addr = serve(policy).await;
+    let code_arg = format!("if=pflash,format=raw,unit=0,readonly=on,file={code}");
+    let vars_arg = format!("if=pflash,format=raw,unit=1,file={}", vars.display());
+    let log = boot_with(
+        addr.port(),
+        &xen_token,
+        "ovmf-xen",
+        &["-machine", "q35", "-drive", &code_arg, "-drive", &vars_arg, "-device", "virtio-net-pci,netdev=n0"],
+    )
+    .await;
+    assert!(log.contains("Xen version 4.17"), "{log}");
 }
