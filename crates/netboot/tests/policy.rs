@@ -807,3 +807,31 @@ fn script_endpoint_answers_bootstrap_script_and_xen_cfg() {
         matches!(policy.answer(&bad, &urls()), Answer::Invalid { script, .. } if script.contains("echo optrom: bad script request"))
     );
 }
+
+#[test]
+fn explain_report_and_config_kind() {
+    use optrom_netboot::policy::{explain_facts, explain_report, is_boot_config};
+    let root = Root::new();
+    let policy = root.policy(
+        "[menu.main]\nitems=[\"k\"]\n[item.k]\nkind=\"linux\"\nkernel=\"vmlinuz\"\n[[rule]]\nname=\"n7\"\nmac=\"52:54:00:00:00:07\"\nitem=\"k\"\n",
+    );
+    assert!(is_boot_config(&root.path().join("boot.toml")));
+    std::fs::write(root.path().join("serve.toml"), "root = \"/srv\"\n[tftp]\nport = 69\n").unwrap();
+    assert!(!is_boot_config(&root.path().join("serve.toml")));
+    let facts = explain_facts("52-54-00-00-00-07", "0", None).unwrap();
+    let (text, errors) = explain_report(&policy, &facts, &urls());
+    assert!(!errors);
+    for line in [
+        "client: 52:54:00:00:00:07, bios",
+        "pxe stage: TFTP undionly.kpxe",
+        "http stage: no answer (BIOS HTTP boot is not served (no iPXE build for it))",
+        "ipxe stage: URL http://10.0.0.1:8080/_/boot.ipxe",
+        "rule: `n7` (matched on mac)",
+        "decision: item `k`",
+        "  | kernel http://10.0.0.1:8080/vmlinuz",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+    }
+    assert!(explain_facts("52:54:00:00:00:07", "sparc", None).unwrap_err().starts_with("--arch: unknown architecture"));
+    assert!(explain_facts("nope", "x64", None).unwrap_err().starts_with("--mac: invalid MAC"));
+}
