@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ipxe-qemu ipxe seabios ovmf python3-dev python3-pip gcc chromium cpio)
+APT_PACKAGES=(ipxe-qemu ipxe seabios ovmf python3-dev python3-pip gcc chromium dnsmasq-base busybox-static iproute2 isc-dhcp-client cpio)
 PY_PACKAGES=(uefi_firmware)
 FUZZ_SECONDS=${OPTROM_FUZZ_SECONDS:-60}
 

@@ -6,6 +6,7 @@ mod codec_cmd;
 mod info_cmd;
 mod ops_cmd;
 mod output;
+mod serve_cmd;
 mod set_cmd;
 
 use std::path::PathBuf;
@@ -226,6 +227,8 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Serve boot files over TFTP and HTTP (and DHCP) to netboot clients.
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn parse_size_arg(text: &str) -> Result<u64, String> {
@@ -252,6 +255,7 @@ fn main() -> ExitCode {
             ops_cmd::set_ids(&rom, vendor, &devices, image, &output)
         }
         Command::Pad { rom, to, fill, output } => ops_cmd::pad(&rom, to, fill, &output),
+        Command::Serve(args) => serve_cmd::run(args),
         Command::FixChecksum { rom, image, convention, output } => {
             ops_cmd::fix_checksum(&rom, image, convention.0, &output)
         }
