@@ -7,6 +7,7 @@ mod info_cmd;
 mod ops_cmd;
 mod output;
 mod serve_cmd;
+mod serve_policy;
 mod set_cmd;
 
 use std::path::PathBuf;

@@ -24,6 +24,6 @@ pub mod status;
 pub mod tftp;
 
 pub use config::{AddressPool, DhcpMode, ServeConfig};
-pub use http::{ChainScript, ScriptDecision, ScriptProvider, ScriptRequest};
+pub use http::{ChainScript, FileOverride, ScriptDecision, ScriptProvider, ScriptRequest};
 pub use metrics::Metrics;
 pub use server::{ClientTable, Context, MacAddr, Server, Service, ServiceError, ServiceFuture, Shutdown};

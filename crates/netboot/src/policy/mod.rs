@@ -14,6 +14,7 @@ pub mod decide;
 pub mod once;
 pub mod quick;
 pub mod rules;
+pub mod wiring;
 pub mod xen;
 
 pub use client::{ClientArch, ClientFacts, FirmwareClass, IPXE_VARIABLES, Mac, Uuid, bootstrap_script};
