@@ -16,7 +16,7 @@ use crate::status::{BootTracker, Event, Step};
 pub struct PolicyService {
     policy: Arc<Policy>,
     urls: RwLock<ServerUrls>,
-    tracker: Arc<BootTracker>,
+    tracker: RwLock<Arc<BootTracker>>,
 }
 
 impl std::fmt::Debug for PolicyService {
@@ -30,7 +30,7 @@ impl PolicyService {
     /// [`PolicyService::set_urls`] once the ports are bound).
     pub fn new(policy: Arc<Policy>, urls: ServerUrls, tracker: Arc<BootTracker>) -> PolicyService {
         let urls = policy.urls(&urls);
-        PolicyService { policy, urls: RwLock::new(urls), tracker }
+        PolicyService { policy, urls: RwLock::new(urls), tracker: RwLock::new(tracker) }
     }
 
     /// Updates the server URLs (the config's `http_base` still wins).
@@ -43,8 +43,13 @@ impl PolicyService {
     }
 
     /// The tracker behind the status page.
-    pub fn tracker(&self) -> &Arc<BootTracker> {
-        &self.tracker
+    pub fn tracker(&self) -> Arc<BootTracker> {
+        self.tracker.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Shares the server's tracker (the one DHCP and TFTP report to).
+    pub fn set_tracker(&self, tracker: Arc<BootTracker>) {
+        *self.tracker.write().unwrap_or_else(|p| p.into_inner()) = tracker;
     }
 }
 
@@ -82,7 +87,7 @@ impl BootPolicy for PolicyService {
             Ok(f) => f,
             Err(why) => return Decision::Ignore(why),
         };
-        self.tracker.record(
+        self.tracker().record(
             Mac(client.mac.0),
             None,
             Event::Dhcp {
@@ -113,9 +118,13 @@ impl ScriptProvider for PolicyService {
             Answer::Bootstrap(text) | Answer::XenCfg(text) => HttpScript::Ready(text),
             Answer::Script { facts, decision } => {
                 if let Some(mac) = facts.mac {
-                    self.tracker.record(mac, address, Event::Script { decision: decision.target.to_string() });
+                    self.tracker().record(mac, address, Event::Script { decision: decision.target.to_string() });
                     for f in decision.findings.iter().filter(|f| f.severity == super::decide::Severity::Error) {
-                        self.tracker.record(mac, address, Event::Failed { step: Step::Script, reason: f.to_string() });
+                        self.tracker().record(
+                            mac,
+                            address,
+                            Event::Failed { step: Step::Script, reason: f.to_string() },
+                        );
                     }
                 }
                 HttpScript::Ready(decision.script.clone())
@@ -123,7 +132,7 @@ impl ScriptProvider for PolicyService {
             Answer::Invalid { script, reason } => {
                 tracing::warn!(client = %request.client, reason, "bad script request");
                 if let Some(mac) = request.mac {
-                    self.tracker.record(Mac(mac.0), address, Event::Failed { step: Step::Script, reason });
+                    self.tracker().record(Mac(mac.0), address, Event::Failed { step: Step::Script, reason });
                 }
                 if script.is_empty() { HttpScript::NotFound } else { HttpScript::Ready(script) }
             }
@@ -147,14 +156,14 @@ impl ScriptProvider for PolicyService {
 
     fn file_sent(&self, client: SocketAddr, mac: Option<crate::MacAddr>, path: &str, status: u16) {
         let Some(role) = self.policy.file_role(path) else { return };
-        let Some(mac) = mac.map(|m| Mac(m.0)).or_else(|| self.tracker.mac_of(client.ip())) else { return };
+        let Some(mac) = mac.map(|m| Mac(m.0)).or_else(|| self.tracker().mac_of(client.ip())) else { return };
         let address = Some(client.ip());
         if (200..300).contains(&status) {
             if matches!(role, FileRole::Kernel | FileRole::Hypervisor | FileRole::XenEfi) {
-                self.tracker.record(mac, address, Event::Kernel { path: path.trim_start_matches('/').into() });
+                self.tracker().record(mac, address, Event::Kernel { path: path.trim_start_matches('/').into() });
             }
         } else {
-            self.tracker.record(
+            self.tracker().record(
                 mac,
                 address,
                 Event::Failed { step: Step::Kernel, reason: format!("HTTP {status} for {path}") },
@@ -163,7 +172,7 @@ impl ScriptProvider for PolicyService {
     }
 
     fn status_page(&self) -> Option<String> {
-        Some(self.tracker.render_html())
+        Some(self.tracker().render_html())
     }
 }
 
