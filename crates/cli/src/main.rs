@@ -18,6 +18,7 @@ mod output;
 mod pack_cmd;
 mod resolve_cmd;
 mod serve_cmd;
+mod serve_policy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

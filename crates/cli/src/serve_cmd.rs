@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use optrom_netboot::dhcp::{DhcpConfig, DhcpService};
-use optrom_netboot::{AddressPool, ChainScript, DhcpMode, ServeConfig, Server};
+use optrom_netboot::policy::wiring::{PolicyService, load_policy, server_urls};
+use optrom_netboot::status::BootTracker;
+use optrom_netboot::{AddressPool, ChainScript, DhcpMode, ScriptProvider, ServeConfig, Server};
 
 use crate::output::outln;
 use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
@@ -47,11 +49,15 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
+    #[command(flatten)]
+    policy: crate::serve_policy::PolicyArgs,
 }
 
 impl ServeArgs {
     fn config(&self) -> Result<ServeConfig, String> {
         let mut config = match &self.config {
+            // A boot configuration (menus, items, rules) is the policy's, not the server's.
+            Some(path) if optrom_netboot::policy::is_boot_config(path) => ServeConfig::default(),
             Some(path) => ServeConfig::from_file(path).map_err(|e| e.to_string())?,
             None => ServeConfig::default(),
         };
@@ -123,6 +129,16 @@ pub fn run(args: ServeArgs) -> u8 {
             return EXIT_UNUSABLE;
         }
     };
+    let policy = match load_policy(&args.policy.source(args.config.as_deref(), &config.state_dir)) {
+        Ok(p) => p.map(Arc::new),
+        Err(e) => {
+            eprintln!("optrom serve: {e}");
+            return EXIT_UNUSABLE;
+        }
+    };
+    if let Some(code) = args.policy.inspect(policy.as_deref(), &config) {
+        return code;
+    }
     // The DHCP settings are checked before anything is bound or logged.
     let mut dhcp_config = match config.dhcp {
         DhcpMode::Off => None,
@@ -143,7 +159,14 @@ pub fn run(args: ServeArgs) -> u8 {
         }
     };
     runtime.block_on(async {
-        let scripts = Arc::new(ChainScript { boot_file: config.http.boot_file.clone() });
+        let policy_service = policy.map(|p| {
+            let urls = server_urls(&config, config.http.port, None);
+            Arc::new(PolicyService::new(p, urls, Arc::new(BootTracker::new())))
+        });
+        let scripts: Arc<dyn ScriptProvider> = match &policy_service {
+            Some(p) => p.clone(),
+            None => Arc::new(ChainScript { boot_file: config.http.boot_file.clone() }),
+        };
         let mut server = match Server::bind(&config, scripts).await {
             Ok(s) => s,
             Err(e) => {
@@ -151,13 +174,25 @@ pub fn run(args: ServeArgs) -> u8 {
                 return EXIT_UNUSABLE;
             }
         };
+        if let (Some(p), Some((_, a))) = (&policy_service, server.local_addrs().into_iter().find(|(n, _)| *n == "http"))
+        {
+            p.set_urls(server_urls(&config, a.port(), None));
+        }
         if let Some(dhcp) = dhcp_config.as_mut() {
             // Boot URLs name the port HTTP really listens on (also when it was 0).
             if let Some((_, a)) = server.local_addrs().into_iter().find(|(n, _)| *n == "http") {
                 dhcp.http_port = a.port();
             }
+            if let Some(p) = &policy_service {
+                dhcp.policy = Some(p.clone());
+            }
             match DhcpService::bind(dhcp.clone(), Arc::default()) {
-                Ok(service) => server.add(Box::new(service)),
+                Ok(service) => {
+                    if let Some(p) = &policy_service {
+                        p.set_urls(server_urls(&config, dhcp.http_port, Some(service.server_address())));
+                    }
+                    server.add(Box::new(service))
+                }
                 Err(e) => {
                     eprintln!("optrom serve: {e}");
                     return EXIT_UNUSABLE;

@@ -58,6 +58,29 @@ pub enum ScriptDecision {
 pub trait ScriptProvider: Send + Sync + 'static {
     /// The script for this request.
     fn script(&self, request: &ScriptRequest) -> ScriptDecision;
+
+    /// A file the provider serves instead of the root's (a hypervisor sent decompressed, a
+    /// quick-mode file outside the root); `None`: the root's file, as usual.
+    fn file(&self, _path: &str) -> Option<FileOverride> {
+        None
+    }
+
+    /// Called after every file response (for the status page's boot steps).
+    fn file_sent(&self, _client: SocketAddr, _mac: Option<MacAddr>, _path: &str, _status: u16) {}
+
+    /// The HTML status page served at `GET /`, if the provider keeps one.
+    fn status_page(&self) -> Option<String> {
+        None
+    }
+}
+
+/// What [`ScriptProvider::file`] serves in place of a file under the root.
+#[derive(Debug, Clone)]
+pub enum FileOverride {
+    /// These bytes (sent with their exact Content-Length).
+    Bytes(Arc<[u8]>),
+    /// This file, wherever it is.
+    Path(std::path::PathBuf),
 }
 
 /// The default policy: every client chains to one configured boot file.
@@ -133,6 +156,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/_/boot.ipxe", get(script))
+        .route("/", get(status_page))
         .fallback(file)
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
@@ -224,14 +248,41 @@ async fn script(
     }
 }
 
-async fn file(State(state): State<AppState>, request: Request) -> Response {
+async fn status_page(State(state): State<AppState>, request: Request) -> Response {
+    match state.scripts.status_page() {
+        Some(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+        None => serve_file(State(state), request).await,
+    }
+}
+
+async fn file(state: State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let response = serve_file(state.clone(), request).await;
+    let mac = state.ctx.clients.mac_of(peer.ip());
+    state.scripts.file_sent(peer, mac, &path, response.status().as_u16());
+    response
+}
+
+async fn serve_file(State(state): State<AppState>, request: Request) -> Response {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, HEAD")], "").into_response();
     }
     let Ok(decoded) = percent_encoding::percent_decode_str(request.uri().path()).decode_utf8() else {
         return (StatusCode::BAD_REQUEST, "path is not UTF-8\n").into_response();
     };
-    let path = match state.root.resolve(&decoded) {
+    let path = match state.scripts.file(&decoded) {
+        Some(FileOverride::Bytes(bytes)) => {
+            let mime = content_type(Path::new(decoded.as_ref()));
+            let body = if request.method() == Method::HEAD { Body::empty() } else { Body::from(bytes.to_vec()) };
+            let mut response = Response::new(body);
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+            response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            return response;
+        }
+        Some(FileOverride::Path(p)) => Ok(p),
+        None => state.root.resolve(&decoded),
+    };
+    let path = match path {
         Ok(p) => p,
         Err(e @ (ConfineError::Nul(_) | ConfineError::ParentComponent(_) | ConfineError::OutsideRoot { .. })) => {
             return (StatusCode::FORBIDDEN, format!("{e}\n")).into_response();

@@ -136,12 +136,14 @@ pub struct Context {
     pub clients: Arc<ClientTable>,
     /// The shutdown signal.
     pub shutdown: Shutdown,
+    /// Where each client is in its boot, for the status page.
+    pub tracker: Arc<crate::status::BootTracker>,
 }
 
 impl Context {
     /// A fresh context: zeroed metrics, empty client table, unfired signal.
     pub fn new() -> Context {
-        Context { metrics: Arc::default(), clients: Arc::default(), shutdown: Shutdown::new() }
+        Context { metrics: Arc::default(), clients: Arc::default(), shutdown: Shutdown::new(), tracker: Arc::default() }
     }
 }
 

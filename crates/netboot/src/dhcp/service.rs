@@ -133,6 +133,7 @@ pub struct DhcpService {
     metrics: Arc<DhcpMetrics>,
     /// IP → MAC for the other services' log lines (set when run as a [`Service`]).
     clients: Option<Arc<ClientTable>>,
+    tracker: Option<Arc<crate::status::BootTracker>>,
 }
 
 /// The first IPv4 address of `interface`.
@@ -285,7 +286,7 @@ impl DhcpService {
         let ifname = config.interface.as_deref();
         let dhcp = udp_socket(ifname, config.server_port)?;
         let binl = config.binl_port.map(|p| udp_socket(ifname, p)).transpose()?;
-        Ok(DhcpService { dhcp, binl, server, config, policy, full, metrics, clients: None })
+        Ok(DhcpService { dhcp, binl, server, config, policy, full, metrics, clients: None, tracker: None })
     }
 
     /// The server address used in replies.
@@ -391,6 +392,13 @@ impl DhcpService {
                     if let (FullOutcome::Ack(ip), Some(t)) = (&outcome, &self.clients) {
                         t.record(std::net::IpAddr::V4(*ip), mac);
                     }
+                    if let (FullOutcome::Ack(ip), Some(t)) = (&outcome, &self.tracker) {
+                        t.record(
+                            crate::policy::Mac(mac.0),
+                            Some(std::net::IpAddr::V4(*ip)),
+                            status_event(c, Some(*ip)),
+                        );
+                    }
                     if let Some(m) = reply {
                         self.send(&self.dhcp, &m, to).await;
                     }
@@ -460,6 +468,9 @@ impl DhcpService {
         if let Some(t) = &self.clients {
             t.record(from.ip(), mac);
         }
+        if let Some(t) = &self.tracker {
+            t.record(crate::policy::Mac(mac.0), Some(from.ip()), crate::status::Event::ProxyDhcp);
+        }
         match self.policy.decide(c) {
             Decision::Boot(file) => {
                 let m = reply::binl_ack(&req, &file, self.server);
@@ -492,6 +503,7 @@ impl Service for DhcpService {
         Box::pin(async move {
             ctx.metrics.register(self.metric_source());
             self.clients = Some(ctx.clients.clone());
+            self.tracker = Some(ctx.tracker.clone());
             let shutdown = ctx.shutdown.clone();
             DhcpService::run(*self, async move { shutdown.stopping().await }).await.map_err(Into::into)
         })
@@ -510,5 +522,21 @@ fn mode_name(m: &DhcpMode) -> &'static str {
         DhcpMode::Off => "off",
         DhcpMode::Proxy => "proxy",
         DhcpMode::Full(_) => "full",
+    }
+}
+
+/// The status page's record of a DHCP exchange.
+fn status_event(c: &super::classify::Classification, lease: Option<Ipv4Addr>) -> crate::status::Event {
+    use crate::policy::{ClientArch, FirmwareClass};
+    crate::status::Event::Dhcp {
+        uuid: c.uuid_string(),
+        arch: c.arch.and_then(|a| ClientArch::from_dhcp_code(a.code)).map(|(a, _)| a),
+        firmware: match c.firmware {
+            Firmware::Pxe => Some(FirmwareClass::Pxe),
+            Firmware::HttpBoot => Some(FirmwareClass::HttpBoot),
+            Firmware::Ipxe => Some(FirmwareClass::Ipxe),
+            Firmware::Other => None,
+        },
+        lease: lease.map(std::net::IpAddr::V4),
     }
 }

@@ -193,6 +193,20 @@ pub(crate) async fn serve_read(shared: &Shared, ctx: &Context, peer: SocketAddr,
     metrics.finished(outcome);
     metrics.active_transfers.dec();
     let elapsed_ms = started.elapsed().as_millis() as u64;
+    let who = ctx.clients.mac_of(peer.ip()).map(|m| crate::policy::Mac(m.0)).or_else(|| ctx.tracker.mac_of(peer.ip()));
+    if let Some(who) = who {
+        let event = match outcome {
+            TftpOutcome::Complete => Some(crate::status::Event::BootFile { path: filename.clone() }),
+            TftpOutcome::Probe => None,
+            _ => Some(crate::status::Event::Failed {
+                step: crate::status::Step::BootFile,
+                reason: format!("TFTP {filename}: {} {}", outcome.label(), report.detail),
+            }),
+        };
+        if let Some(event) = event {
+            ctx.tracker.record(who, Some(peer.ip()), event);
+        }
+    }
     match outcome {
         TftpOutcome::Complete => tracing::info!(
             client = %peer, mac, file = %filename, bytes = report.bytes, blocks = report.blocks,
