@@ -7,6 +7,7 @@ use optrom_netboot::ServeConfig;
 use optrom_netboot::policy::wiring::{PolicySource, check_urls};
 use optrom_netboot::policy::{Policy, explain_facts, explain_report, is_boot_config};
 
+use crate::output::outln;
 use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
 
 /// Flags that choose and inspect what each client boots.
@@ -84,11 +85,12 @@ impl PolicyArgs {
                 }
             };
             let (text, errors) = explain_report(policy, &facts, &urls);
-            print!("{text}");
+            outln!("{}", text.strip_suffix('\n').unwrap_or(&text));
             return Some(if errors { EXIT_FINDINGS } else { EXIT_OK });
         }
         let report = policy.check(&urls);
-        print!("{}", report.render());
+        let text = report.render();
+        outln!("{}", text.strip_suffix('\n').unwrap_or(&text));
         Some(if report.has_errors() { EXIT_FINDINGS } else { EXIT_OK })
     }
 }
