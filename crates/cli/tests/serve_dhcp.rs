@@ -174,10 +174,16 @@ fn boot_via_serve(tag: &str, net: &str, guest: &[&str], marker: &str) -> (String
         .arg(format!("--dhcp-range={net}.100,{net}.150,255.255.255.0,1h"))
         .args(["--enable-ra", "--dhcp-range=fd81::,ra-only,64"])
         .arg(format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()))
+        // Not the shared /var/run/dnsmasq.pid: other dnsmasq instances may run on this host.
+        .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("dnsmasq.err")).unwrap())
         .spawn()
         .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    if let Some(status) = router_dhcp.try_wait().unwrap() {
+        panic!("dnsmasq exited ({status}): {}", std::fs::read_to_string(dir.join("dnsmasq.err")).unwrap_or_default());
+    }
     let root = dir.join("root");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::copy(SNPONLY, root.join("snponly.efi")).unwrap();

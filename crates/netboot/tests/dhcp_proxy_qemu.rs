@@ -83,6 +83,8 @@ impl Lan {
             .arg(format!("--dhcp-range={net}.100,{net}.150,255.255.255.0,1h"))
             .args(["--enable-ra", "--dhcp-range=fd79::,ra-only,64"])
             .arg(format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()))
+            // Not the shared /var/run/dnsmasq.pid: other dnsmasq instances may run on this host.
+            .arg(format!("--pid-file={}", dir.join("dnsmasq-dhcp.pid").display()))
             .stdout(log("dnsmasq-dhcp.log"))
             .stderr(log("dnsmasq-dhcp.err"))
             .spawn()
@@ -92,11 +94,21 @@ impl Lan {
             .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0"])
             .args(["--interface=br0", "--bind-interfaces", "--enable-tftp", "--log-facility=-"])
             .arg(format!("--tftp-root={}", tftp.display()))
+            .arg(format!("--pid-file={}", dir.join("dnsmasq-tftp.pid").display()))
             .stdout(log("dnsmasq-tftp.log"))
             .stderr(log("dnsmasq-tftp.err"))
             .spawn()
             .unwrap();
-        Lan { lan, _router: router, children: vec![dhcp, tftpd], dir, net: net.to_string() }
+        let mut lan = Lan { lan, _router: router, children: vec![dhcp, tftpd], dir, net: net.to_string() };
+        // Both dnsmasq instances must still be running (a port or file conflict ends them at once).
+        std::thread::sleep(Duration::from_millis(500));
+        for (c, name) in lan.children.iter_mut().zip(["dnsmasq-dhcp", "dnsmasq-tftp"]) {
+            if let Some(status) = c.try_wait().unwrap() {
+                let err = std::fs::read_to_string(lan.dir.join(format!("{name}.err"))).unwrap_or_default();
+                panic!("{name} exited ({status}): {err}");
+            }
+        }
+        lan
     }
 
     fn proxy(&self) -> Server {
