@@ -21,6 +21,9 @@ CACHE=${OPTROM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/optrom}
 DIR=$CACHE/trixie
 ROOT=$DIR/root
 mkdir -p "$DIR/parts" "$DIR/lists/partial" "$DIR/archives/partial" "$ROOT"
+# One fetch at a time (tests run it in parallel): the others wait, then find it done.
+exec 9>"$DIR/.lock"
+flock 9
 
 cat >"$DIR/parts/trixie.sources" <<SOURCES
 Types: deb
@@ -38,8 +41,11 @@ APT=(apt-get -q "${OPTS[@]}")
 
 # The package lists are refreshed once a day at most.
 stamp=$DIR/lists/.fetched
-if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ]; then
+have_lists() { ls "$DIR"/lists/*binary-arm64_Packages* "$DIR"/lists/*binary-amd64_Packages* >/dev/null 2>&1; }
+if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ] || ! have_lists; then
+  rm -f "$stamp"
   "${APT[@]}" update >"$DIR/update.log" 2>&1 || { cat "$DIR/update.log" >&2; exit 1; }
+  have_lists || { echo "fetch-testdata: apt-get update left no package lists in $DIR/lists" >&2; cat "$DIR/update.log" >&2; exit 1; }
   touch "$stamp"
 fi
 
