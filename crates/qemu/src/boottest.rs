@@ -618,9 +618,17 @@ fn drive(case: &Case, opts: &RunOptions, slot: &mut Option<Guest>, result: &mut 
                         timeout: Duration::from_secs(3).min(remaining()),
                         ..Watch::default()
                     });
-                    let console = guest.console();
-                    if let Some(line) = console.lines().iter().find(|l| l.text.contains("Offset(")) {
-                        result.evidence.push(line.text.trim().to_string());
+                    let lines = guest.console().lines();
+                    if let Some(at) = lines.iter().position(|l| l.text.contains("Offset(")) {
+                        let mut text = lines[at].text.trim_end().to_string();
+                        // The shell's 80-column screen wraps a long `Offset(first,last)`
+                        // (a ROM image far into a large ROM): join the continuation.
+                        if !text.rsplit("Offset(").next().is_some_and(|rest| rest.contains(')'))
+                            && let Some(next) = lines.get(at + 1)
+                        {
+                            text.push_str(next.text.trim());
+                        }
+                        result.evidence.push(text.trim().to_string());
                     }
                     listed = Some((true, at));
                 }
