@@ -944,6 +944,39 @@ mod tests {
         assert!(matches!(spec.command_line(&work.path), Err(QemuError::Setup(m)) if m.contains("Debian package ovmf")));
     }
 
+    #[test]
+    fn riscv64_and_loongarch64_guests_get_virt_pflash_and_an_rng() {
+        let work = tempdir();
+        let template = work.path.join("template.fd");
+        std::fs::write(&template, b"vars").unwrap();
+        for (fw, binary, memory) in [
+            (Firmware::Riscv64Edk2, "qemu-system-riscv64", "1024"),
+            (Firmware::Loongarch64Edk2, "qemu-system-loongarch64", "2048"),
+        ] {
+            let mut spec = GuestSpec::new(fw);
+            spec.firmware_paths.riscv64_code = "/proc/self/exe".into();
+            spec.firmware_paths.riscv64_vars = template.clone();
+            spec.firmware_paths.loongarch64_code = "/proc/self/exe".into();
+            spec.firmware_paths.loongarch64_vars = template.clone();
+            let a = args(&spec, &work.path).join(" ");
+            assert!(a.starts_with(&format!("{binary} -nodefaults ")), "{a}");
+            assert!(a.contains(&format!("-machine virt -m {memory} ")), "{a}");
+            assert!(a.contains("-device virtio-rng-pci"), "{a}");
+            assert!(a.contains("if=pflash,format=raw,unit=0,readonly=on,file=/proc/self/exe"), "{a}");
+            assert!(!a.contains("-cpu cortex-a57"), "{a}");
+            // The same machine name, told apart by architecture.
+            assert_eq!(Machine::parse(spec.machine.label()), Some(spec.machine));
+            assert!(fw.runs_on(spec.machine) && !fw.runs_on(Machine::Virt));
+        }
+        assert_eq!(Firmware::parse("riscv64-edk2"), Some(Firmware::Riscv64Edk2));
+        assert_eq!(Machine::parse("virt"), Some(Machine::Virt));
+        let mut spec = GuestSpec::new(Firmware::Riscv64Edk2);
+        spec.firmware_paths.riscv64_code = "/nonexistent/RISCV_VIRT_CODE.fd".into();
+        assert!(
+            matches!(spec.command_line(&work.path), Err(QemuError::Setup(m)) if m.contains("scripts/fetch-testdata.sh"))
+        );
+    }
+
     fn tempdir() -> WorkDir {
         WorkDir::create().unwrap()
     }
