@@ -4,7 +4,9 @@
 //! over TFTP as the proof; Debian's wrong-ID legacy images, an edited image with a
 //! stale checksum and a corrupted EFI stream are expected negatives with the right
 //! reasons; a multi-architecture ROM boots on aarch64 under AAVMF while Debian's x86
-//! ROM cannot; a non-iPXE EFI driver is proved by the UEFI shell's `drivers` list;
+//! ROM cannot; a non-iPXE EFI driver is proved by the UEFI shell's `drivers` list,
+//! also under Debian trixie's riscv64 and loongarch64 EDK2 (their own VirtioNetDxe
+//! in an optrom-built ROM, and the 5-architecture ROM from `pack`);
 //! and SIGINT/SIGTERM mid-run leave no QEMU process and no temporary directory.
 //!
 //! Expected outcomes come from outside optrom: Debian's legacy images carry
@@ -13,8 +15,10 @@
 //! SeaBIOS skips a ROM whose IDs or checksum do not match (its optionroms.c).
 //!
 //! Needs qemu-system-x86_64/aarch64, OVMF, AAVMF, SeaBIOS, ipxe-qemu and python3's
-//! uefi_firmware (scripts/test.sh installs them). Without them these tests FAIL,
-//! unless OPTROM_SKIP_QEMU=1 (never under CI=true). Each test is one `boot-test`
+//! uefi_firmware (scripts/test.sh installs them), and for riscv64/loongarch64
+//! qemu-system-misc and the trixie firmware scripts/fetch-testdata.sh puts in
+//! $OPTROM_CACHE. Without them these tests FAIL, unless OPTROM_SKIP_QEMU=1 (or
+//! OPTROM_SKIP_TESTDATA=1 for the trixie data), never under CI=true. Each test is one `boot-test`
 //! run covering many cases in parallel (`--jobs 2`).
 
 use std::collections::BTreeMap;
