@@ -11,9 +11,10 @@
 # ends up installed. apt output goes to a log file, shown only on failure.
 set -uo pipefail
 
-PACKAGES=(qemu-system-x86 ovmf seabios ipxe-qemu qemu-system-arm qemu-efi-aarch64)
+PACKAGES=(qemu-system-x86 ovmf seabios ipxe-qemu qemu-system-arm qemu-efi-aarch64 qemu-system-misc)
 # Installed from backports when possible (the rest come from bookworm via dependencies).
-BPO_PACKAGES=(qemu-system-x86 qemu-system-arm seabios)
+# qemu-system-misc: qemu-system-riscv64 and qemu-system-loongarch64 (bookworm has no loongarch64).
+BPO_PACKAGES=(qemu-system-x86 qemu-system-arm qemu-system-misc seabios)
 BPO_FILE=/etc/apt/sources.list.d/optrom-bookworm-backports.sources
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -34,6 +34,9 @@ install_deps() {
   fi
   # QEMU 10 from bookworm-backports (7.2 as a fallback), OVMF, SeaBIOS, AAVMF.
   bash scripts/install-qemu.sh
+  # Debian trixie's riscv64/loongarch64 firmware, iPXE builds, arm64 kernel, into the
+  # cache the tests read ($OPTROM_CACHE, default ~/.cache/optrom; nothing system-wide).
+  bash scripts/fetch-testdata.sh >/dev/null
   if ! python3 -c 'import uefi_firmware' 2>/dev/null; then
     echo "== pip install ${PY_PACKAGES[*]}"
     python3 -m pip install -q "${PY_PACKAGES[@]}" 2>/dev/null \

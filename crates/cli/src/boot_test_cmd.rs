@@ -15,7 +15,8 @@ use crate::{EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE};
 /// Arguments of `optrom boot-test`.
 #[derive(clap::Args)]
 pub struct BootTestArgs {
-    /// ROM set directories (`*.rom`, also in x86_64/ and aarch64/ subdirectories) or ROM files.
+    /// ROM set directories (`*.rom`, also in x86_64/, aarch64/, riscv64/ and loongarch64/
+    /// subdirectories) or ROM files.
     #[arg(required = true)]
     pub roms: Vec<PathBuf>,
     /// NIC models (comma-separated), or all. With ROM files: test each file on each of
@@ -23,12 +24,13 @@ pub struct BootTestArgs {
     /// own model (from its file name, else its PCI IDs).
     #[arg(long, value_delimiter = ',')]
     pub nic: Vec<String>,
-    /// Firmware (comma-separated): seabios, ovmf, aavmf. Default: what each ROM holds
+    /// Firmware (comma-separated): seabios, ovmf, aavmf, riscv64-edk2, loongarch64-edk2. Default: what each ROM holds
     /// images for; a firmware listed here that a ROM holds nothing for is an expected negative.
     #[arg(long, value_delimiter = ',')]
     pub firmware: Vec<String>,
-    /// Machines (comma-separated): pc, q35 (x86_64), virt (aarch64); x86_64 and aarch64
-    /// mean the firmware's default machine. Default: SeaBIOS pc, OVMF q35, AAVMF virt.
+    /// Machines (comma-separated): pc, q35 (x86_64), virt (aarch64), riscv64-virt,
+    /// loongarch64-virt; x86_64, aarch64, riscv64 and loongarch64 mean the firmware's
+    /// default machine. Default: SeaBIOS pc, OVMF q35, the others their virt.
     #[arg(long, value_delimiter = ',')]
     pub target: Vec<String>,
     /// Guests at a time. Default: the number of CPUs.
@@ -64,6 +66,20 @@ pub struct BootTestArgs {
     /// AAVMF variable store template, copied per case.
     #[arg(long)]
     pub aavmf_vars: Option<PathBuf>,
+    /// RISC-V EDK2 code image (default: /usr/share/qemu-efi-riscv64/RISCV_VIRT_CODE.fd,
+    /// else the same path under scripts/fetch-testdata.sh's $OPTROM_CACHE/trixie/root).
+    #[arg(long)]
+    pub riscv64_code: Option<PathBuf>,
+    /// RISC-V EDK2 variable store template, copied per case.
+    #[arg(long)]
+    pub riscv64_vars: Option<PathBuf>,
+    /// LoongArch EDK2 code image (default: /usr/share/qemu-efi-loongarch64/QEMU_EFI.fd,
+    /// else the same path under $OPTROM_CACHE/trixie/root).
+    #[arg(long)]
+    pub loongarch64_code: Option<PathBuf>,
+    /// LoongArch EDK2 variable store template, copied per case.
+    #[arg(long)]
+    pub loongarch64_vars: Option<PathBuf>,
 }
 
 fn usage(message: String) -> u8 {
@@ -95,7 +111,11 @@ pub fn run(args: BootTestArgs) -> u8 {
     for name in &args.firmware {
         match Firmware::parse(name) {
             Some(f) => firmware.push(f),
-            None => return usage(format!("--firmware {name}: expected seabios, ovmf or aavmf")),
+            None => {
+                return usage(format!(
+                    "--firmware {name}: expected seabios, ovmf, aavmf, riscv64-edk2 or loongarch64-edk2"
+                ));
+            }
         }
     }
     let mut machines = Vec::new();
@@ -103,9 +123,16 @@ pub fn run(args: BootTestArgs) -> u8 {
         match name.as_str() {
             "x86_64" => machines.extend([Machine::Pc, Machine::Q35]),
             "aarch64" => machines.push(Machine::Virt),
+            "riscv64" => machines.push(Machine::Riscv64Virt),
+            "loongarch64" => machines.push(Machine::Loongarch64Virt),
             other => match Machine::parse(other) {
                 Some(m) => machines.push(m),
-                None => return usage(format!("--target {other}: expected pc, q35, virt, x86_64 or aarch64")),
+                None => {
+                    return usage(format!(
+                        "--target {other}: expected pc, q35, virt, riscv64-virt, loongarch64-virt, x86_64, \
+                         aarch64, riscv64 or loongarch64"
+                    ));
+                }
             },
         }
     }
@@ -127,7 +154,8 @@ pub fn run(args: BootTestArgs) -> u8 {
     }
     if !machines.is_empty() {
         // x86_64 means each x86 firmware's own default machine, not both.
-        let defaults_only = args.target.iter().all(|t| t == "x86_64" || t == "aarch64");
+        let defaults_only =
+            args.target.iter().all(|t| ["x86_64", "aarch64", "riscv64", "loongarch64"].contains(&t.as_str()));
         plan_options.machines = if defaults_only { None } else { Some(machines) };
         if defaults_only {
             let archs: Vec<&str> = args.target.iter().map(String::as_str).collect();
@@ -152,6 +180,10 @@ pub fn run(args: BootTestArgs) -> u8 {
             ovmf_vars: args.ovmf_vars.unwrap_or(defaults.ovmf_vars),
             aavmf_code: args.aavmf_code.unwrap_or(defaults.aavmf_code),
             aavmf_vars: args.aavmf_vars.unwrap_or(defaults.aavmf_vars),
+            riscv64_code: args.riscv64_code.unwrap_or(defaults.riscv64_code),
+            riscv64_vars: args.riscv64_vars.unwrap_or(defaults.riscv64_vars),
+            loongarch64_code: args.loongarch64_code.unwrap_or(defaults.loongarch64_code),
+            loongarch64_vars: args.loongarch64_vars.unwrap_or(defaults.loongarch64_vars),
             seabios: None,
         },
         accel,
@@ -264,7 +296,7 @@ fn print_report(results: &[CaseResult], wall: Duration, jobs: usize) {
         table.add_row([
             r.case.rom_label.clone(),
             r.case.nic.to_string(),
-            format!("{} ({})", r.case.firmware.name(), r.case.machine.name()),
+            format!("{} ({})", r.case.firmware.name(), r.case.machine.label()),
             r.verdict.name().to_string(),
             r.proof_secs.map_or("-".into(), |s| format!("{s:.1} s")),
             detail,
@@ -312,7 +344,7 @@ fn matrix(results: &[CaseResult]) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     let mut header = vec!["ROM".to_string(), "NIC".to_string()];
-    header.extend(columns.iter().map(|(f, m)| format!("{} ({})", f.name(), m.name())));
+    header.extend(columns.iter().map(|(f, m)| format!("{} ({})", f.name(), m.label())));
     table.set_header(header);
     for (rom, nic) in rows {
         let mut row = vec![rom.to_string(), nic.to_string()];
@@ -371,7 +403,7 @@ fn junit(results: &[CaseResult], wall: Duration) -> String {
         xml += &format!(
             "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">\n",
             xml_escape(&c.rom_label),
-            xml_escape(&format!("{} {} {}", c.nic, c.firmware.name(), c.machine.name())),
+            xml_escape(&format!("{} {} {}", c.nic, c.firmware.name(), c.machine.label())),
             r.wall_secs
         );
         let tail = xml_escape(&r.console_tail.join("\n"));

@@ -238,7 +238,7 @@ enum Command {
     },
     /// Boot every ROM of a set in real QEMU firmware (SeaBIOS, OVMF, AAVMF) and prove its
     /// driver moved packets. Exit 0 all as expected, 1 a case failed, 2 usage/setup error.
-    BootTest(boot_test_cmd::BootTestArgs),
+    BootTest(Box<boot_test_cmd::BootTestArgs>),
     /// Pad a ROM to a size (or the next power of two) after its last image.
     Pad {
         /// The ROM.
@@ -302,7 +302,7 @@ fn main() -> ExitCode {
         Command::SetIds { rom, vendor, devices, image, output } => {
             edit_cmd::set_ids(&rom, vendor, &devices, image, &output)
         }
-        Command::BootTest(args) => boot_test_cmd::run(args),
+        Command::BootTest(args) => boot_test_cmd::run(*args),
         Command::Pad { rom, to, fill, output } => edit_cmd::pad(&rom, to, fill, &output),
         Command::QemuArgs(a) => load_cmd::qemu_args(&a.dir, &a.target, &a.nics, a.romsize, a.json),
         Command::Libvirt { load: a, name } => load_cmd::libvirt(&a.dir, &a.target, &a.nics, a.romsize, &name),

@@ -4,7 +4,9 @@
 //! over TFTP as the proof; Debian's wrong-ID legacy images, an edited image with a
 //! stale checksum and a corrupted EFI stream are expected negatives with the right
 //! reasons; a multi-architecture ROM boots on aarch64 under AAVMF while Debian's x86
-//! ROM cannot; a non-iPXE EFI driver is proved by the UEFI shell's `drivers` list;
+//! ROM cannot; a non-iPXE EFI driver is proved by the UEFI shell's `drivers` list,
+//! also under Debian trixie's riscv64 and loongarch64 EDK2 (their own VirtioNetDxe
+//! in an optrom-built ROM, and the 5-architecture ROM from `pack`);
 //! and SIGINT/SIGTERM mid-run leave no QEMU process and no temporary directory.
 //!
 //! Expected outcomes come from outside optrom: Debian's legacy images carry
@@ -13,8 +15,10 @@
 //! SeaBIOS skips a ROM whose IDs or checksum do not match (its optionroms.c).
 //!
 //! Needs qemu-system-x86_64/aarch64, OVMF, AAVMF, SeaBIOS, ipxe-qemu and python3's
-//! uefi_firmware (scripts/test.sh installs them). Without them these tests FAIL,
-//! unless OPTROM_SKIP_QEMU=1 (never under CI=true). Each test is one `boot-test`
+//! uefi_firmware (scripts/test.sh installs them), and for riscv64/loongarch64
+//! qemu-system-misc and the trixie firmware scripts/fetch-testdata.sh puts in
+//! $OPTROM_CACHE. Without them these tests FAIL, unless OPTROM_SKIP_QEMU=1 (or
+//! OPTROM_SKIP_TESTDATA=1 for the trixie data), never under CI=true. Each test is one `boot-test`
 //! run covering many cases in parallel (`--jobs 2`).
 
 use std::collections::BTreeMap;
@@ -309,35 +313,73 @@ fn x86_matrix_debian_packed_and_broken_roms() {
     assert_eq!(xml.matches("expected-negative: ").count(), 8, "{xml}");
 }
 
-/// Debian's "Opt1" multi-architecture ROM (legacy, x64, a real AArch64 driver, riscv64
-/// and loongarch64 relabelled copies) boots everywhere; Debian's x86 ROM has nothing
-/// for aarch64, and its legacy-only ROM nothing for OVMF.
+/// Debian trixie's riscv64 and loongarch64 EDK2 (code images), from the tree
+/// `scripts/fetch-testdata.sh` fills (`optrom_qemu::testdata_root`, the rule boot-test
+/// itself uses). Missing: the test FAILS with how to fetch them, unless
+/// OPTROM_SKIP_TESTDATA=1 (never under CI=true); then it says SKIPPED and this is None.
+fn trixie_firmware() -> Option<(PathBuf, PathBuf)> {
+    let root = optrom_qemu::testdata_root().expect("a cache directory (OPTROM_CACHE or HOME)");
+    let riscv64 = root.join("usr/share/qemu-efi-riscv64/RISCV_VIRT_CODE.fd");
+    let loongarch64 = root.join("usr/share/qemu-efi-loongarch64/QEMU_EFI.fd");
+    let runs = |b: &str| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success());
+    let missing: Vec<String> = [
+        (!riscv64.is_file()).then(|| riscv64.display().to_string()),
+        (!loongarch64.is_file()).then(|| loongarch64.display().to_string()),
+        (!runs("qemu-system-riscv64")).then(|| "qemu-system-riscv64 (qemu-system-misc)".into()),
+        (!runs("qemu-system-loongarch64")).then(|| "qemu-system-loongarch64 (qemu-system-misc)".into()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if missing.is_empty() {
+        return Some((riscv64, loongarch64));
+    }
+    let what = format!("missing {}", missing.join(", "));
+    if std::env::var("OPTROM_SKIP_TESTDATA").as_deref() == Ok("1") && std::env::var("CI").as_deref() != Ok("true") {
+        eprintln!("SKIPPED: riscv64/loongarch64 boot test: {what} (OPTROM_SKIP_TESTDATA=1)");
+        return None;
+    }
+    panic!(
+        "{what}: run `bash scripts/fetch-testdata.sh` and `sudo bash scripts/install-qemu.sh` (or set OPTROM_SKIP_TESTDATA=1)"
+    );
+}
+
+/// The 5-architecture combined e1000 ROM `optrom pack` builds (Debian's "Opt1"):
+/// Debian's legacy iPXE and x64 iPXE driver, then real AArch64, riscv64 and
+/// loongarch64 EFI drivers — VirtioNetDxe out of AAVMF and trixie's RISC-V and
+/// LoongArch EDK2. Returns the ROM.
+fn five_arch_rom(dir: &Path, riscv64_fd: &Path, loongarch64_fd: &Path) -> PathBuf {
+    let parts = dir.join("parts");
+    optrom(&["split", E1000_ROM, "-o", s(&parts)]);
+    let aa64 = firmware_driver(QEMU_EFI_AARCH64, dir, "VirtioNetDxe-aa64.efi");
+    let riscv64 = firmware_driver(s(riscv64_fd), dir, "VirtioNetDxe-riscv64.efi");
+    let loongarch64 = firmware_driver(s(loongarch64_fd), dir, "VirtioNetDxe-loongarch64.efi");
+    let manifest = format!(
+        "[set]\nlayout = \"combined\"\nbucket = \"512K\"\npad = \"bucket\"\nlevel = \"fast\"\n\n[[nic]]\nmodel = \"e1000\"\nlegacy = \"{QEMU_DIR}/pxe-e1000.rom\"\nefi.x64 = \"{}\"\nefi.aa64 = \"{}\"\nefi.riscv64 = \"{}\"\nefi.loongarch64 = \"{}\"\n",
+        parts.join("01-efi-x64-8086-100e.efi").display(),
+        aa64.display(),
+        riscv64.display(),
+        loongarch64.display()
+    );
+    std::fs::write(dir.join("opt1.toml"), manifest).unwrap();
+    let multi = dir.join("multi");
+    optrom(&["pack", s(&dir.join("opt1.toml")), "-o", s(&multi)]);
+    multi.join("efi-e1000.rom")
+}
+
+/// Debian's "Opt1" multi-architecture ROM (legacy, x64, and real AArch64, riscv64 and
+/// loongarch64 drivers) boots on x86 and aarch64; Debian's x86 ROM has nothing for
+/// aarch64, and its legacy-only ROM nothing for OVMF. (Its riscv64 and loongarch64
+/// proofs: `riscv64_and_loongarch64_rom_proofs_and_x86_negatives`.)
 #[test]
 fn aavmf_multiarch_rom_boots_and_x86_roms_are_expected_negatives() {
     if !qemu_present() {
         return;
     }
+    let Some((riscv64_fd, loongarch64_fd)) = trixie_firmware() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let parts = dir.join("parts");
-    optrom(&["split", E1000_ROM, "-o", s(&parts)]);
-    let x64 = std::fs::read(parts.join("01-efi-x64-8086-100e.efi")).unwrap();
-    let nt = u32::from_le_bytes(x64[0x3C..0x40].try_into().unwrap()) as usize;
-    let aa64 = firmware_driver(QEMU_EFI_AARCH64, dir, "VirtioNetDxe-aa64.efi");
-    let mut manifest = format!(
-        "[set]\nlayout = \"combined\"\nbucket = \"512K\"\npad = \"bucket\"\nlevel = \"fast\"\n\n[[nic]]\nmodel = \"e1000\"\nlegacy = \"{QEMU_DIR}/pxe-e1000.rom\"\nefi.x64 = \"parts/01-efi-x64-8086-100e.efi\"\nefi.aa64 = \"{}\"\n",
-        aa64.display()
-    );
-    for (arch, machine) in [("riscv64", 0x5064u16), ("loongarch64", 0x6264)] {
-        let mut pe = x64.clone();
-        pe[nt + 4..nt + 6].copy_from_slice(&machine.to_le_bytes());
-        std::fs::write(dir.join(format!("{arch}.efi")), pe).unwrap();
-        manifest += &format!("efi.{arch} = \"{arch}.efi\"\n");
-    }
-    std::fs::write(dir.join("opt1.toml"), manifest).unwrap();
-    let multi = dir.join("multi");
-    optrom(&["pack", s(&dir.join("opt1.toml")), "-o", s(&multi)]);
-    let multi_rom = multi.join("efi-e1000.rom");
+    let multi_rom = five_arch_rom(dir, &riscv64_fd, &loongarch64_fd);
     let x86 = dir.join("x86");
     std::fs::create_dir(&x86).unwrap();
     for name in ["efi-e1000.rom", "pxe-e1000.rom"] {
@@ -375,6 +417,75 @@ fn aavmf_multiarch_rom_boots_and_x86_roms_are_expected_negatives() {
         assert!(c.reason.contains("the ROM holds legacy x86;"), "{c:?}");
     }
     assert_eq!(cases.len(), 9);
+    assert_eq!(code, 0, "{text}");
+}
+
+/// Under Debian trixie's riscv64 and loongarch64 EDK2 (QEMU `virt`, TCG, with a
+/// virtio-rng device): an e1000 ROM that `optrom efirom` built from the firmware's
+/// own VirtioNetDxe is started by PciBusDxe (the shell's `drivers` names it by its
+/// `Offset(first,last)` in the ROM) on its architecture and passed over on the other;
+/// the 5-architecture ROM starts its riscv64 or loongarch64 image from the middle of
+/// the ROM; Debian's x86 ROM is the expected negative on both. One run, 8 cases.
+#[test]
+fn riscv64_and_loongarch64_rom_proofs_and_x86_negatives() {
+    if !qemu_present() {
+        return;
+    }
+    let Some((riscv64_fd, loongarch64_fd)) = trixie_firmware() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let roms = dir.join("roms");
+    std::fs::create_dir(&roms).unwrap();
+    let mut single = Vec::new();
+    for (arch, fd) in [("riscv64", &riscv64_fd), ("loongarch64", &loongarch64_fd)] {
+        let driver = firmware_driver(s(fd), dir, &format!("VirtioNetDxe-{arch}.efi"));
+        let rom = roms.join(format!("efi-e1000-{arch}.rom"));
+        optrom(&["efirom", s(&driver), "--vendor", "8086", "--device", "100e", "--level", "best", "-o", s(&rom)]);
+        single.push(rom);
+    }
+    let x86 = dir.join("x86");
+    std::fs::create_dir(&x86).unwrap();
+    std::fs::copy(E1000_ROM, x86.join("efi-e1000.rom")).unwrap();
+    let multi_rom = five_arch_rom(dir, &riscv64_fd, &loongarch64_fd);
+    let (code, cases, text) = boot_test(
+        &[
+            s(&single[0]),
+            s(&single[1]),
+            s(&x86.join("efi-e1000.rom")),
+            s(&multi_rom),
+            "--firmware",
+            "riscv64-edk2,loongarch64-edk2",
+        ],
+        &dir.join("logs"),
+    );
+    let negative = |rom: &str, fw: &str, holds: &str| {
+        let c = case(&cases, rom, fw);
+        assert_eq!(c.verdict, "expected-negative", "{rom} {fw}: {c:?}");
+        assert!(c.reason.starts_with("no driver for this architecture"), "{c:?}");
+        assert!(c.reason.contains(&format!("the ROM holds {holds};")), "{c:?}");
+        assert!(c.reason.contains("`drivers` lists no driver from the ROM"), "{c:?}");
+    };
+    for (rom, pe, fw, other) in [
+        (&single[0], "RISCV64", "riscv64-edk2", "loongarch64-edk2"),
+        (&single[1], "LOONGARCH64", "loongarch64-edk2", "riscv64-edk2"),
+    ] {
+        let label = rom.file_name().unwrap().to_str().unwrap();
+        let c = case(&cases, label, fw);
+        let name = rom_driver_name(rom, pe);
+        assert!(name.starts_with("Offset(0x0,"), "{name}");
+        assert_eq!(c.verdict, "pass", "{label} {fw}: {c:?}");
+        assert!(c.evidence.contains("Virtio Network Driver") && c.evidence.contains(&name), "{name}: {c:?}");
+        negative(label, other, &format!("EFI {pe}"));
+        // The combined ROM: the firmware skips the legacy, x64, AA64 (and the other
+        // architecture's) images and starts its own from the middle of the ROM.
+        let c = case(&cases, "multi/efi-e1000.rom", fw);
+        let name = rom_driver_name(&multi_rom, pe);
+        assert!(!name.starts_with("Offset(0x0,"), "{name}");
+        assert_eq!(c.verdict, "pass", "multi {fw}: {c:?}");
+        assert!(c.evidence.contains("Virtio Network Driver") && c.evidence.contains(&name), "{name}: {c:?}");
+        negative("x86/efi-e1000.rom", fw, "legacy x86 + EFI X64");
+    }
+    assert_eq!(cases.len(), 8, "{:?}", cases.keys());
     assert_eq!(code, 0, "{text}");
 }
 

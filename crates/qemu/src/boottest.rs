@@ -3,7 +3,8 @@
 //!
 //! **Planning** reads each ROM with the optrom library: its images and their
 //! architectures ([`optrom::inspect()`]) decide the firmware (a legacy image →
-//! SeaBIOS, an X64 EFI image → OVMF, an AA64 one → AAVMF); its file name or PCI IDs
+//! SeaBIOS, an X64 EFI image → OVMF, an AA64 one → AAVMF, a RISCV64 or LOONGARCH64
+//! one → that architecture's EDK2 on its `virt` machine); its file name or PCI IDs
 //! decide the NIC model ([`optrom::migrate::models_for`], [`optrom::nic`]); and
 //! [`optrom::check()`] predicts what the firmware will refuse (a bad checksum, PCI IDs
 //! SeaBIOS does not match, an EFI stream that does not decode). A case the ROM
@@ -62,6 +63,8 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<(Vec<RomInput>, bool), String
                 let arch = rel.split_once('/').map(|(dir, _)| match dir {
                     "x86_64" => "x86_64",
                     "aarch64" => "aarch64",
+                    "riscv64" => "riscv64",
+                    "loongarch64" => "loongarch64",
                     _ => "other",
                 });
                 inputs.push(RomInput { path: path.join(&rel), label: rel, arch });
@@ -187,7 +190,7 @@ pub fn plan(inputs: &[RomInput], opts: &PlanOptions) -> Result<Plan, String> {
             firmware.into_iter().filter(|f| input.arch.is_none_or(|a| a == f.default_machine().arch())).collect();
         if firmware.is_empty() {
             plan.notes.push(format!(
-                "{}: holds nothing SeaBIOS, OVMF or AAVMF runs ({})",
+                "{}: holds nothing SeaBIOS or EDK2 (x86_64, aarch64, riscv64, loongarch64) runs ({})",
                 input.label,
                 contents(&info)
             ));
@@ -204,7 +207,7 @@ pub fn plan(inputs: &[RomInput], opts: &PlanOptions) -> Result<Plan, String> {
                 for machine in machines {
                     let (expectation, proof) = predict(&bytes, &info, &report, fw, &pe_text);
                     plan.cases.push(Case {
-                        id: format!("{}/{}/{}-{}", input.label, nic.model, fw.name(), machine.name()),
+                        id: format!("{}/{}/{}-{}", input.label, nic.model, fw.name(), machine.label()),
                         rom: input.path.clone(),
                         rom_label: input.label.clone(),
                         nic: nic.model,
@@ -252,6 +255,8 @@ fn efi_machine(fw: Firmware) -> Option<PeMachine> {
         Firmware::SeaBios => None,
         Firmware::Ovmf => Some(PeMachine::X64),
         Firmware::Aavmf => Some(PeMachine::Aa64),
+        Firmware::Riscv64Edk2 => Some(PeMachine::RiscV64),
+        Firmware::Loongarch64Edk2 => Some(PeMachine::LoongArch64),
     }
 }
 
@@ -613,9 +618,17 @@ fn drive(case: &Case, opts: &RunOptions, slot: &mut Option<Guest>, result: &mut 
                         timeout: Duration::from_secs(3).min(remaining()),
                         ..Watch::default()
                     });
-                    let console = guest.console();
-                    if let Some(line) = console.lines().iter().find(|l| l.text.contains("Offset(")) {
-                        result.evidence.push(line.text.trim().to_string());
+                    let lines = guest.console().lines();
+                    if let Some(at) = lines.iter().position(|l| l.text.contains("Offset(")) {
+                        let mut text = lines[at].text.trim_end().to_string();
+                        // The shell's 80-column screen wraps a long `Offset(first,last)`
+                        // (a ROM image far into a large ROM): join the continuation.
+                        if !text.rsplit("Offset(").next().is_some_and(|rest| rest.contains(')'))
+                            && let Some(next) = lines.get(at + 1)
+                        {
+                            text.push_str(next.text.trim());
+                        }
+                        result.evidence.push(text.trim().to_string());
                     }
                     listed = Some((true, at));
                 }

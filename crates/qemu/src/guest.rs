@@ -33,15 +33,35 @@ pub enum Machine {
     Q35,
     /// aarch64 `virt`.
     Virt,
+    /// riscv64 `virt`.
+    #[serde(rename = "riscv64-virt")]
+    Riscv64Virt,
+    /// loongarch64 `virt`.
+    #[serde(rename = "loongarch64-virt")]
+    Loongarch64Virt,
 }
 
 impl Machine {
+    /// Every machine, in report order.
+    pub const ALL: [Machine; 5] =
+        [Machine::Pc, Machine::Q35, Machine::Virt, Machine::Riscv64Virt, Machine::Loongarch64Virt];
+
     /// `-machine` name.
     pub fn name(self) -> &'static str {
         match self {
             Machine::Pc => "pc",
             Machine::Q35 => "q35",
-            Machine::Virt => "virt",
+            Machine::Virt | Machine::Riscv64Virt | Machine::Loongarch64Virt => "virt",
+        }
+    }
+
+    /// The name reports and `--target` use: the `-machine` name, prefixed with the
+    /// architecture where several targets share it (`virt` alone is aarch64's).
+    pub fn label(self) -> &'static str {
+        match self {
+            Machine::Riscv64Virt => "riscv64-virt",
+            Machine::Loongarch64Virt => "loongarch64-virt",
+            other => other.name(),
         }
     }
 
@@ -50,6 +70,8 @@ impl Machine {
         match self {
             Machine::Pc | Machine::Q35 => "x86_64",
             Machine::Virt => "aarch64",
+            Machine::Riscv64Virt => "riscv64",
+            Machine::Loongarch64Virt => "loongarch64",
         }
     }
 
@@ -58,16 +80,17 @@ impl Machine {
         match self {
             Machine::Pc | Machine::Q35 => "qemu-system-x86_64",
             Machine::Virt => "qemu-system-aarch64",
+            Machine::Riscv64Virt => "qemu-system-riscv64",
+            Machine::Loongarch64Virt => "qemu-system-loongarch64",
         }
     }
 
-    /// Parse `pc`, `q35`, `virt`.
+    /// Parse a [`Machine::label`] (`pc`, `q35`, `virt`, `riscv64-virt`,
+    /// `loongarch64-virt`) or `i440fx`.
     pub fn parse(name: &str) -> Option<Machine> {
         match name {
-            "pc" | "i440fx" => Some(Machine::Pc),
-            "q35" => Some(Machine::Q35),
-            "virt" => Some(Machine::Virt),
-            _ => None,
+            "i440fx" => Some(Machine::Pc),
+            _ => Machine::ALL.into_iter().find(|m| m.label() == name),
         }
     }
 }
@@ -82,11 +105,18 @@ pub enum Firmware {
     Ovmf,
     /// AAVMF (EDK2 for aarch64).
     Aavmf,
+    /// EDK2 for the riscv64 `virt` machine (Debian trixie's `qemu-efi-riscv64`).
+    #[serde(rename = "riscv64-edk2")]
+    Riscv64Edk2,
+    /// EDK2 for the loongarch64 `virt` machine (Debian trixie's `qemu-efi-loongarch64`).
+    #[serde(rename = "loongarch64-edk2")]
+    Loongarch64Edk2,
 }
 
 impl Firmware {
     /// Every firmware, in report order.
-    pub const ALL: [Firmware; 3] = [Firmware::SeaBios, Firmware::Ovmf, Firmware::Aavmf];
+    pub const ALL: [Firmware; 5] =
+        [Firmware::SeaBios, Firmware::Ovmf, Firmware::Aavmf, Firmware::Riscv64Edk2, Firmware::Loongarch64Edk2];
 
     /// Lower-case name.
     pub fn name(self) -> &'static str {
@@ -94,10 +124,12 @@ impl Firmware {
             Firmware::SeaBios => "seabios",
             Firmware::Ovmf => "ovmf",
             Firmware::Aavmf => "aavmf",
+            Firmware::Riscv64Edk2 => "riscv64-edk2",
+            Firmware::Loongarch64Edk2 => "loongarch64-edk2",
         }
     }
 
-    /// Parse `seabios`, `ovmf`, `aavmf`.
+    /// Parse `seabios`, `ovmf`, `aavmf`, `riscv64-edk2`, `loongarch64-edk2`.
     pub fn parse(name: &str) -> Option<Firmware> {
         Firmware::ALL.into_iter().find(|f| f.name() == name)
     }
@@ -108,14 +140,23 @@ impl Firmware {
             Firmware::SeaBios => Machine::Pc,
             Firmware::Ovmf => Machine::Q35,
             Firmware::Aavmf => Machine::Virt,
+            Firmware::Riscv64Edk2 => Machine::Riscv64Virt,
+            Firmware::Loongarch64Edk2 => Machine::Loongarch64Virt,
         }
     }
 
     /// Whether the firmware runs on `machine`.
     pub fn runs_on(self, machine: Machine) -> bool {
+        machine.arch() == self.default_machine().arch()
+    }
+
+    /// Guest RAM: what each firmware was proved with (docs/architectures.md for riscv64 and loongarch64).
+    pub fn memory_mib(self) -> u32 {
         match self {
-            Firmware::SeaBios | Firmware::Ovmf => machine.arch() == "x86_64",
-            Firmware::Aavmf => machine.arch() == "aarch64",
+            Firmware::SeaBios => 256,
+            Firmware::Ovmf | Firmware::Aavmf => 512,
+            Firmware::Riscv64Edk2 => 1024,
+            Firmware::Loongarch64Edk2 => 2048,
         }
     }
 
@@ -126,7 +167,10 @@ impl Firmware {
 }
 
 /// Where the firmware images are. [`FirmwarePaths::default`] is Debian's layout
-/// (packages `ovmf`, `qemu-efi-aarch64`; SeaBIOS is QEMU's built-in default).
+/// (packages `ovmf`, `qemu-efi-aarch64`; SeaBIOS is QEMU's built-in default). The
+/// riscv64 and loongarch64 images (trixie's `qemu-efi-riscv64`, `qemu-efi-loongarch64`;
+/// bookworm has none) are taken from the system when installed there, else from the
+/// tree `scripts/fetch-testdata.sh` unpacks ([`testdata_root`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FirmwarePaths {
     /// OVMF code (read-only pflash unit 0).
@@ -137,17 +181,61 @@ pub struct FirmwarePaths {
     pub aavmf_code: PathBuf,
     /// AAVMF variable store template.
     pub aavmf_vars: PathBuf,
+    /// RISC-V EDK2 code (`RISCV_VIRT_CODE.fd`).
+    pub riscv64_code: PathBuf,
+    /// RISC-V EDK2 variable store template (`RISCV_VIRT_VARS.fd`).
+    pub riscv64_vars: PathBuf,
+    /// LoongArch EDK2 code (`QEMU_EFI.fd`).
+    pub loongarch64_code: PathBuf,
+    /// LoongArch EDK2 variable store template (`QEMU_VARS.fd`).
+    pub loongarch64_vars: PathBuf,
     /// A SeaBIOS image for `-bios`; `None` uses QEMU's default.
     pub seabios: Option<PathBuf>,
 }
 
+/// Debian's paths of the riscv64 and loongarch64 firmware (code, vars template).
+const RISCV64_EDK2: (&str, &str) =
+    ("/usr/share/qemu-efi-riscv64/RISCV_VIRT_CODE.fd", "/usr/share/qemu-efi-riscv64/RISCV_VIRT_VARS.fd");
+const LOONGARCH64_EDK2: (&str, &str) =
+    ("/usr/share/qemu-efi-loongarch64/QEMU_EFI.fd", "/usr/share/qemu-efi-loongarch64/QEMU_VARS.fd");
+
+/// The directory `scripts/fetch-testdata.sh` unpacks Debian trixie's packages into:
+/// `$OPTROM_CACHE/trixie/root`, where `OPTROM_CACHE` defaults to
+/// `$XDG_CACHE_HOME/optrom`, then `~/.cache/optrom` (the script's own rule).
+pub fn testdata_root() -> Option<PathBuf> {
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let cache = env("OPTROM_CACHE")
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("optrom")))
+        .or_else(|| env("HOME").map(|d| d.join(".cache/optrom")))?;
+    Some(cache.join("trixie/root"))
+}
+
+/// A Debian firmware pair: the system's when its code image is installed, else the
+/// fetched test data's when there, else the system's (so errors name Debian's path).
+fn system_or_testdata((code, vars): (&str, &str)) -> (PathBuf, PathBuf) {
+    let system = (PathBuf::from(code), PathBuf::from(vars));
+    if system.0.is_file() {
+        return system;
+    }
+    match testdata_root() {
+        Some(root) if root.join(&code[1..]).is_file() => (root.join(&code[1..]), root.join(&vars[1..])),
+        _ => system,
+    }
+}
+
 impl Default for FirmwarePaths {
     fn default() -> Self {
+        let (riscv64_code, riscv64_vars) = system_or_testdata(RISCV64_EDK2);
+        let (loongarch64_code, loongarch64_vars) = system_or_testdata(LOONGARCH64_EDK2);
         FirmwarePaths {
             ovmf_code: "/usr/share/OVMF/OVMF_CODE_4M.fd".into(),
             ovmf_vars: "/usr/share/OVMF/OVMF_VARS_4M.fd".into(),
             aavmf_code: "/usr/share/AAVMF/AAVMF_CODE.fd".into(),
             aavmf_vars: "/usr/share/AAVMF/AAVMF_VARS.fd".into(),
+            riscv64_code,
+            riscv64_vars,
+            loongarch64_code,
+            loongarch64_vars,
             seabios: None,
         }
     }
@@ -160,6 +248,8 @@ impl FirmwarePaths {
             Firmware::SeaBios => None,
             Firmware::Ovmf => Some((&self.ovmf_code, &self.ovmf_vars)),
             Firmware::Aavmf => Some((&self.aavmf_code, &self.aavmf_vars)),
+            Firmware::Riscv64Edk2 => Some((&self.riscv64_code, &self.riscv64_vars)),
+            Firmware::Loongarch64Edk2 => Some((&self.loongarch64_code, &self.loongarch64_vars)),
         }
     }
 
@@ -167,8 +257,10 @@ impl FirmwarePaths {
     pub fn missing(&self, firmware: Firmware) -> Option<String> {
         let files: Vec<&Path> = match firmware {
             Firmware::SeaBios => self.seabios.iter().map(PathBuf::as_path).collect(),
-            Firmware::Ovmf => vec![&self.ovmf_code, &self.ovmf_vars],
-            Firmware::Aavmf => vec![&self.aavmf_code, &self.aavmf_vars],
+            _ => {
+                let (code, vars) = self.pflash(firmware).expect("UEFI firmware");
+                vec![code, vars]
+            }
         };
         let missing: Vec<String> = files.iter().filter(|p| !p.is_file()).map(|p| p.display().to_string()).collect();
         if missing.is_empty() {
@@ -178,6 +270,8 @@ impl FirmwarePaths {
             Firmware::SeaBios => "seabios",
             Firmware::Ovmf => "ovmf",
             Firmware::Aavmf => "qemu-efi-aarch64",
+            Firmware::Riscv64Edk2 => "qemu-efi-riscv64 from trixie; or run scripts/fetch-testdata.sh",
+            Firmware::Loongarch64Edk2 => "qemu-efi-loongarch64 from trixie; or run scripts/fetch-testdata.sh",
         };
         Some(format!("{} firmware not found: {} (Debian package {package})", firmware.name(), missing.join(", ")))
     }
@@ -295,7 +389,7 @@ impl GuestSpec {
             firmware,
             firmware_paths: FirmwarePaths::default(),
             accel: Accel::Tcg,
-            memory_mib: if firmware == Firmware::SeaBios { 256 } else { 512 },
+            memory_mib: firmware.memory_mib(),
             nic: None,
             qemu: None,
             extra_args: Vec::new(),
@@ -315,7 +409,7 @@ impl GuestSpec {
             return Err(QemuError::Setup(format!(
                 "{} does not run on machine {} ({})",
                 self.firmware.name(),
-                self.machine.name(),
+                self.machine.label(),
                 self.machine.arch()
             )));
         }
@@ -342,6 +436,12 @@ impl GuestSpec {
         if self.machine == Machine::Virt {
             push(&["-cpu", "cortex-a57"]);
         }
+        if matches!(self.machine, Machine::Riscv64Virt | Machine::Loongarch64Virt) {
+            // These EDK2 builds get EFI_RNG_PROTOCOL only from VirtioRngDxe, and their
+            // network stack's depex needs it (docs/architectures.md): without an RNG
+            // device they never create a network boot option.
+            push(&["-device", "virtio-rng-pci"]);
+        }
         match self.firmware {
             Firmware::SeaBios => {
                 // SeaBIOS prints through int10h; with no VGA, "sercon" mirrors that text
@@ -356,7 +456,7 @@ impl GuestSpec {
                     args.extend(["-bios".into(), bios.clone().into_os_string()]);
                 }
             }
-            Firmware::Ovmf | Firmware::Aavmf => {
+            _ => {
                 let (code, template) = self.firmware_paths.pflash(self.firmware).expect("UEFI firmware");
                 let vars = work.join("VARS.fd");
                 std::fs::copy(template, &vars).map_err(|e| {
@@ -842,6 +942,39 @@ mod tests {
         let mut spec = GuestSpec::new(Firmware::Ovmf);
         spec.firmware_paths.ovmf_code = "/nonexistent/OVMF_CODE.fd".into();
         assert!(matches!(spec.command_line(&work.path), Err(QemuError::Setup(m)) if m.contains("Debian package ovmf")));
+    }
+
+    #[test]
+    fn riscv64_and_loongarch64_guests_get_virt_pflash_and_an_rng() {
+        let work = tempdir();
+        let template = work.path.join("template.fd");
+        std::fs::write(&template, b"vars").unwrap();
+        for (fw, binary, memory) in [
+            (Firmware::Riscv64Edk2, "qemu-system-riscv64", "1024"),
+            (Firmware::Loongarch64Edk2, "qemu-system-loongarch64", "2048"),
+        ] {
+            let mut spec = GuestSpec::new(fw);
+            spec.firmware_paths.riscv64_code = "/proc/self/exe".into();
+            spec.firmware_paths.riscv64_vars = template.clone();
+            spec.firmware_paths.loongarch64_code = "/proc/self/exe".into();
+            spec.firmware_paths.loongarch64_vars = template.clone();
+            let a = args(&spec, &work.path).join(" ");
+            assert!(a.starts_with(&format!("{binary} -nodefaults ")), "{a}");
+            assert!(a.contains(&format!("-machine virt -m {memory} ")), "{a}");
+            assert!(a.contains("-device virtio-rng-pci"), "{a}");
+            assert!(a.contains("if=pflash,format=raw,unit=0,readonly=on,file=/proc/self/exe"), "{a}");
+            assert!(!a.contains("-cpu cortex-a57"), "{a}");
+            // The same machine name, told apart by architecture.
+            assert_eq!(Machine::parse(spec.machine.label()), Some(spec.machine));
+            assert!(fw.runs_on(spec.machine) && !fw.runs_on(Machine::Virt));
+        }
+        assert_eq!(Firmware::parse("riscv64-edk2"), Some(Firmware::Riscv64Edk2));
+        assert_eq!(Machine::parse("virt"), Some(Machine::Virt));
+        let mut spec = GuestSpec::new(Firmware::Riscv64Edk2);
+        spec.firmware_paths.riscv64_code = "/nonexistent/RISCV_VIRT_CODE.fd".into();
+        assert!(
+            matches!(spec.command_line(&work.path), Err(QemuError::Setup(m)) if m.contains("scripts/fetch-testdata.sh"))
+        );
     }
 
     fn tempdir() -> WorkDir {

@@ -1,7 +1,7 @@
 //! The QEMU guest harness: starts and supervises real QEMU guests and reads their
 //! serial consoles, so tests and `optrom boot-test` can prove that a ROM's driver
 //! runs in real firmware. Today it holds the guest itself ([`guest`]: machine,
-//! firmware — SeaBIOS, OVMF, AAVMF — NIC with its ROM, user-mode or tap networking,
+//! firmware — SeaBIOS, OVMF, AAVMF, trixie's riscv64 and loongarch64 EDK2 — NIC with its ROM, user-mode or tap networking,
 //! a private temporary directory, QEMU killed on every exit path), the cleaned,
 //! time-stamped console with wrap-proof marker matching ([`console`]), signal
 //! handling that unwinds runs cleanly ([`interrupt`]) and the boot-test matrix
@@ -17,5 +17,5 @@ pub mod interrupt;
 pub use console::{Console, Line};
 pub use guest::{
     Accel, Firmware, FirmwarePaths, Guest, GuestSpec, Machine, Network, NicSpec, Outcome, QemuError, RomChoice,
-    UserNet, Watch, WorkDir, work_dir,
+    UserNet, Watch, WorkDir, testdata_root, work_dir,
 };
