@@ -265,7 +265,7 @@ enum Command {
         output: Option<PathBuf>,
     },
     /// Serve boot files over TFTP and HTTP (and DHCP) to netboot clients.
-    Serve(serve_cmd::ServeArgs),
+    Serve(Box<serve_cmd::ServeArgs>),
 }
 
 /// Arguments shared by `qemu-args` and `libvirt`.
@@ -306,7 +306,7 @@ fn main() -> ExitCode {
         Command::Pad { rom, to, fill, output } => edit_cmd::pad(&rom, to, fill, &output),
         Command::QemuArgs(a) => load_cmd::qemu_args(&a.dir, &a.target, &a.nics, a.romsize, a.json),
         Command::Libvirt { load: a, name } => load_cmd::libvirt(&a.dir, &a.target, &a.nics, a.romsize, &name),
-        Command::Serve(args) => serve_cmd::run(args),
+        Command::Serve(args) => serve_cmd::run(*args),
         Command::FixChecksum { rom, image, convention, output } => {
             edit_cmd::fix_checksum(&rom, image, convention.convention(), &output)
         }

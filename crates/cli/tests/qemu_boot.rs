@@ -21,11 +21,14 @@
 //! OPTROM_SKIP_TESTDATA=1 for the trixie data), never under CI=true. Each test is one `boot-test`
 //! run covering many cases in parallel (`--jobs 2`).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::s;
 use serde_json::Value;
 
 const QEMU_DIR: &str = "/usr/lib/ipxe/qemu";
@@ -51,8 +54,8 @@ fn one_run_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     QEMU_RUN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// True if QEMU, the firmware and the ROMs are there; otherwise panics with how to
-/// install them, or (OPTROM_SKIP_QEMU=1, not under CI=true) says SKIPPED and returns false.
+/// True if QEMU, the firmware and the ROMs are there; otherwise the one rule of
+/// `common::needs`: fail, or (OPTROM_SKIP_QEMU=1, never under CI=true) say SKIPPED.
 fn qemu_present() -> bool {
     let runs = |b: &str| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success());
     let missing: Vec<&str> = [
@@ -65,23 +68,11 @@ fn qemu_present() -> bool {
     .into_iter()
     .flatten()
     .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let what = format!("missing {}", missing.join(", "));
-    if std::env::var("OPTROM_SKIP_QEMU").as_deref() == Ok("1") && std::env::var("CI").as_deref() != Ok("true") {
-        eprintln!("SKIPPED: QEMU boot test: {what} (OPTROM_SKIP_QEMU=1)");
-        return false;
-    }
-    panic!("{what}: run `sudo bash scripts/install-qemu.sh` (or set OPTROM_SKIP_QEMU=1 to skip QEMU boot tests)");
+    common::needs("QEMU", missing.is_empty(), &format!("{} (scripts/install-qemu.sh)", missing.join(", ")))
 }
 
 fn show(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 /// Run optrom; it must succeed. Returns its stdout.
