@@ -80,3 +80,23 @@ fn bookworm_guests_migrate_to_trixie_roms() {
     assert!(out.contains("all NICs migrate"), "{out}");
     assert!(!out.contains("Size mismatch"), "{out}");
 }
+
+/// Trixie moved the ROMs out of /usr/lib/ipxe/qemu into /usr/share/qemu, QEMU's first
+/// firmware-path entry on Debian (`qemu-system-x86_64 -L help`): `resolve` follows that
+/// search order, so with trixie's directory in that place it names trixie's file, and
+/// says its x64 image runs on x86_64 and nothing in it runs on aarch64.
+#[test]
+fn resolve_finds_trixies_roms_first_in_the_firmware_path() {
+    let Some(root) = trixie_root() else { return };
+    let share = root.join("usr/share/qemu");
+    let path = format!("{}:/usr/share/seabios:{IPXE_QEMU_DIR}", share.display());
+    let want = share.join("efi-e1000.rom");
+    let o = optrom(&["resolve", "--target", "x86_64", "--nic", "e1000", "--firmware-path", &path, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let (out, _) = text(&o);
+    assert!(out.contains(s(&want)), "{out}");
+    let o = optrom(&["resolve", "--target", "aarch64", "--nic", "e1000", "--firmware-path", &path]);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "no AA64 driver in trixie's x86 ROM: {}", show(&o));
+    assert!(out.contains(s(&want)) && out.contains("needs AA64"), "{out}");
+}
