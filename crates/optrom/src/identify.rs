@@ -522,24 +522,15 @@ fn legacy_pci_ids(data: &[u8], expected: Option<(u16, u16)>) -> Fact<Vec<PciId>>
     if let Some(found) = legacy_tables_at(data, 0) {
         return found;
     }
-    const STRIDE: usize = 12;
     let strings = identifier_strings(data);
-    let entry = |at: usize| -> Option<(u32, u16, u16)> {
-        let b = data.get(at..at + STRIDE)?;
-        let ptr = u32::from_le_bytes(b[0..4].try_into().ok()?);
-        let vendor = u16::from_le_bytes([b[4], b[5]]);
-        let device = u16::from_le_bytes([b[6], b[7]]);
-        let driver_data = u32::from_le_bytes(b[8..12].try_into().ok()?);
-        ((ptr as usize) < data.len() && plausible_id(vendor, device) && driver_data < 0x0100_0000)
-            .then_some((ptr, vendor, device))
-    };
+    let entry = |at: usize| legacy_pci_entry(data, at);
     let mut votes: HashMap<i64, usize> = HashMap::new();
     let string_starts: Vec<usize> = strings.keys().copied().collect();
     // Voting costs pairs × strings; a cap keeps hostile payloads cheap.
     let mut work_left: usize = 8_000_000;
     let mut at = 0;
-    while at + 2 * STRIDE <= data.len() && work_left > 0 {
-        if let (Some((p0, v0, _)), Some((p1, v1, _))) = (entry(at), entry(at + STRIDE))
+    while at + 2 * LEGACY_PCI_ENTRY_LEN <= data.len() && work_left > 0 {
+        if let (Some((p0, v0, _)), Some((p1, v1, _))) = (entry(at), entry(at + LEGACY_PCI_ENTRY_LEN))
             && v0 == v1
             && p0 != p1
         {
@@ -576,17 +567,24 @@ fn legacy_pci_ids(data: &[u8], expected: Option<(u16, u16)>) -> Fact<Vec<PciId>>
     )
 }
 
+/// Length of one 32-bit iPXE `struct pci_device_id`: name pointer, vendor, device,
+/// driver data.
+const LEGACY_PCI_ENTRY_LEN: usize = 12;
+
+/// The `struct pci_device_id` at `at` in a 32-bit (BIOS) payload, when it looks like
+/// one: (name pointer, vendor, device).
+fn legacy_pci_entry(data: &[u8], at: usize) -> Option<(u32, u16, u16)> {
+    let b = data.get(at..at + LEGACY_PCI_ENTRY_LEN)?;
+    let ptr = u32::from_le_bytes(b[0..4].try_into().ok()?);
+    let vendor = u16::from_le_bytes([b[4], b[5]]);
+    let device = u16::from_le_bytes([b[6], b[7]]);
+    let driver_data = u32::from_le_bytes(b[8..12].try_into().ok()?);
+    ((ptr as usize) < data.len() && plausible_id(vendor, device) && driver_data < 0x0100_0000)
+        .then_some((ptr, vendor, device))
+}
+
 fn legacy_tables_at(data: &[u8], base: i64) -> Option<Fact<Vec<PciId>>> {
-    const STRIDE: usize = 12;
-    let entry = |at: usize| -> Option<(u32, u16, u16)> {
-        let b = data.get(at..at + STRIDE)?;
-        let ptr = u32::from_le_bytes(b[0..4].try_into().ok()?);
-        let vendor = u16::from_le_bytes([b[4], b[5]]);
-        let device = u16::from_le_bytes([b[6], b[7]]);
-        let driver_data = u32::from_le_bytes(b[8..12].try_into().ok()?);
-        ((ptr as usize) < data.len() && plausible_id(vendor, device) && driver_data < 0x0100_0000)
-            .then_some((ptr, vendor, device))
-    };
+    let entry = |at: usize| legacy_pci_entry(data, at);
     let map = |ptr: u64| -> Option<usize> {
         let at = i64::try_from(ptr).ok()? + base;
         usize::try_from(at).ok()
@@ -596,7 +594,7 @@ fn legacy_tables_at(data: &[u8], base: i64) -> Option<Fact<Vec<PciId>>> {
         let name = device_name(data, map(u64::from(ptr))?)?;
         Some(PciId { vendor, device, name })
     };
-    let (ids, tables) = driver_tables(data, 4, STRIDE, &map, &entry_at)?;
+    let (ids, tables) = driver_tables(data, 4, LEGACY_PCI_ENTRY_LEN, &map, &entry_at)?;
     Some(Fact::known(
         ids,
         format!(
