@@ -170,6 +170,9 @@ fn boot_via_serve(tag: &str, net: &str, guest: &[&str], marker: &str) -> (String
     let mut router_dhcp = rtr
         .command("dnsmasq")
         .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0"])
+        // Stay root: the unprivileged user dnsmasq drops to cannot enter a 0700
+        // checkout (a mktemp clone, /root) to reach the TFTP directory.
+        .arg("--user=root")
         .args(["--interface=eth0", "--bind-interfaces", "--log-facility=-"])
         .arg(format!("--dhcp-range={net}.100,{net}.150,255.255.255.0,1h"))
         .args(["--enable-ra", "--dhcp-range=fd81::,ra-only,64"])

@@ -79,6 +79,9 @@ impl Lan {
         let dhcp = router
             .command("dnsmasq")
             .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0"])
+            // Stay root: the unprivileged user dnsmasq drops to cannot enter a 0700
+            // checkout (a mktemp clone, /root) to reach the TFTP directory.
+            .arg("--user=root")
             .args(["--interface=eth0", "--bind-interfaces", "--log-dhcp", "--log-facility=-"])
             .arg(format!("--dhcp-range={net}.100,{net}.150,255.255.255.0,1h"))
             .args(["--enable-ra", "--dhcp-range=fd79::,ra-only,64"])
@@ -92,6 +95,9 @@ impl Lan {
         let tftpd = lan
             .command("dnsmasq")
             .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0"])
+            // Stay root: the unprivileged user dnsmasq drops to cannot enter a 0700
+            // checkout (a mktemp clone, /root) to reach the TFTP directory.
+            .arg("--user=root")
             .args(["--interface=br0", "--bind-interfaces", "--enable-tftp", "--log-facility=-"])
             .arg(format!("--tftp-root={}", tftp.display()))
             .arg(format!("--pid-file={}", dir.join("dnsmasq-tftp.pid").display()))
