@@ -4,12 +4,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{E1000, optrom, text};
-
-/// A Debian ROM's bytes; `None` (the test returns) only when skipping is allowed.
-fn rom(path: &str) -> Option<Vec<u8>> {
-    common::have_debian().then(|| std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}")))
-}
+use common::{E1000, optrom, read_debian as rom, text};
 
 fn schema(name: &str) -> jsonschema::Validator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs").join(name);

@@ -27,15 +27,7 @@ fn optrom(args: &[&str]) -> Output {
 }
 
 fn present(path: &str) -> bool {
-    if Path::new(path).exists() {
-        return true;
-    }
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    if !ci && std::env::var("OPTROM_SKIP_EXTERNAL").as_deref() == Ok("1") {
-        eprintln!("SKIPPED: {path} is missing (OPTROM_SKIP_EXTERNAL=1)");
-        return false;
-    }
-    panic!("{path} is missing: install Debian's ipxe and ipxe-qemu (scripts/test.sh)");
+    optrom_testsupport::needs("EXTERNAL", Path::new(path).exists(), &format!("{path} (Debian's ipxe or ipxe-qemu)"))
 }
 
 fn package_version(package: &str) -> String {

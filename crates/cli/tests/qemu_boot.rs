@@ -322,17 +322,8 @@ fn trixie_firmware() -> Option<(PathBuf, PathBuf)> {
     .into_iter()
     .flatten()
     .collect();
-    if missing.is_empty() {
-        return Some((riscv64, loongarch64));
-    }
-    let what = format!("missing {}", missing.join(", "));
-    if std::env::var("OPTROM_SKIP_TESTDATA").as_deref() == Ok("1") && std::env::var("CI").as_deref() != Ok("true") {
-        eprintln!("SKIPPED: riscv64/loongarch64 boot test: {what} (OPTROM_SKIP_TESTDATA=1)");
-        return None;
-    }
-    panic!(
-        "{what}: run `bash scripts/fetch-testdata.sh` and `sudo bash scripts/install-qemu.sh` (or set OPTROM_SKIP_TESTDATA=1)"
-    );
+    let what = format!("{} (bash scripts/fetch-testdata.sh; sudo bash scripts/install-qemu.sh)", missing.join(", "));
+    common::needs("TESTDATA", missing.is_empty(), &what).then_some((riscv64, loongarch64))
 }
 
 /// The 5-architecture combined e1000 ROM `optrom pack` builds (Debian's "Opt1"):

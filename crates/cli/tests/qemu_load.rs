@@ -25,15 +25,7 @@ fn optrom(args: &[&str]) -> Output {
 
 /// Whether `what` is there; when not: fail, or skip with OPTROM_SKIP_QEMU=1 outside CI.
 fn present(ok: bool, what: &str) -> bool {
-    if ok {
-        return true;
-    }
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    if !ci && std::env::var("OPTROM_SKIP_QEMU").as_deref() == Ok("1") {
-        eprintln!("SKIPPED: {what} is missing (OPTROM_SKIP_QEMU=1)");
-        return false;
-    }
-    panic!("{what} is missing: run scripts/test.sh (or set OPTROM_SKIP_QEMU=1 outside CI)");
+    optrom_testsupport::needs("QEMU", ok, what)
 }
 
 fn have_qemu() -> bool {

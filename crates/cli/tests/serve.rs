@@ -17,16 +17,7 @@ fn tool(name: &str, package: &str) -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    if found {
-        return true;
-    }
-    let skip = std::env::var("OPTROM_SKIP_EXTERNAL").is_ok_and(|v| v == "1");
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    if skip && !ci {
-        eprintln!("SKIPPED: {name} is not installed (Debian package {package})");
-        return false;
-    }
-    panic!("{name} is not installed: apt-get install {package} (scripts/test.sh does), or set OPTROM_SKIP_EXTERNAL=1");
+    optrom_testsupport::needs("EXTERNAL", found, &format!("{name} (Debian package {package})"))
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*), so a corrupted or shifted

@@ -14,43 +14,15 @@
 #[path = "../../netboot/tests/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
 /// `optrom serve …` in `ns`; returns the child and the (service → port) lines it printed.
 fn serve(ns: &Netns, args: &[&str], log: &Path) -> (Child, Vec<(String, u16)>) {
-    let mut child = ns
-        .command(env!("CARGO_BIN_EXE_optrom"))
-        .arg("serve")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut ports = Vec::new();
-    for _ in 0..3 {
-        let Some(Ok(l)) = lines.next() else { break };
-        let (name, addr) = l.split_once(' ').unwrap();
-        ports.push((name.to_string(), addr.rsplit(':').next().unwrap().parse().unwrap()));
-        if ports.len() == args.iter().filter(|a| a.starts_with("--dhcp")).count() + 2 {
-            break;
-        }
-    }
-    (child, ports)
-}
-
-fn port(ports: &[(String, u16)], name: &str) -> u16 {
-    ports.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no {name} in {ports:?}")).1
-}
-
-fn sigterm(mut child: Child) -> std::process::ExitStatus {
-    sh(&["kill", "-TERM", &child.id().to_string()]);
-    child.wait().unwrap()
+    optrom_serve(ns, env!("CARGO_BIN_EXE_optrom"), args, log)
 }
 
 const UDHCPC_SCRIPT: &str = "#!/bin/sh\ncase \"$1\" in bound|renew) ip addr flush dev \"$interface\"; ip addr add \"$ip/$mask\" dev \"$interface\" ;; esac\necho \"$1 ${ip:-}\" >> \"$UDHCPC_LOG\"\n";
@@ -75,7 +47,7 @@ fn udhcpc(ns: &Netns, script: &Path, log: &Path) -> String {
 fn serve_dhcp_full_leases_metrics_and_restart() {
     let busybox = Command::new("busybox").arg("udhcpc").arg("--help").output().is_ok();
     let curl = Command::new("curl").arg("--version").output().is_ok();
-    if !netns_available() || !require(busybox && curl, "OPTROM_SKIP_NETNS", "busybox and curl are needed") {
+    if !netns_available() || !needs("NETNS", busybox && curl, "busybox and curl") {
         return;
     }
     let dir = scratch("serve-dhcp-full");
@@ -133,22 +105,15 @@ fn serve_dhcp_full_leases_metrics_and_restart() {
 /// One TCG guest at a time (2 vCPUs).
 static QEMU_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
-const SNPONLY: &str = "/usr/lib/ipxe/snponly.efi";
-const PXE_VIRTIO_ROM: &str = "/usr/lib/ipxe/qemu/pxe-virtio.rom";
-
 fn guest_prerequisites() -> bool {
     if !netns_available() {
         return false;
     }
-    let qemu = Command::new("qemu-system-x86_64").arg("--version").output().is_ok_and(|o| o.status.success());
-    let dnsmasq = Command::new("dnsmasq").arg("--version").output().is_ok_and(|o| o.status.success());
     let files = [OVMF_CODE, OVMF_VARS, SNPONLY, PXE_VIRTIO_ROM].iter().all(|f| Path::new(f).is_file());
-    require(
-        qemu && dnsmasq && files,
-        "OPTROM_SKIP_QEMU",
-        "qemu-system-x86_64, dnsmasq, OVMF, ipxe-qemu and ipxe are needed",
+    needs(
+        "QEMU",
+        runs("qemu-system-x86_64") && runs("dnsmasq") && files,
+        "qemu-system-x86_64, dnsmasq, OVMF, ipxe-qemu or ipxe",
     )
 }
 
@@ -160,33 +125,10 @@ fn boot_via_serve(tag: &str, net: &str, guest: &[&str], marker: &str) -> (String
     let _guard = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let dir = scratch(&format!("serve-dhcp-{tag}"));
     let lan = Netns::new(&format!("observe-{tag}-lan"));
-    let rtr = Netns::new(&format!("observe-{tag}-rtr"));
     bridge(&lan, &format!("{net}.1"));
-    lan.ip(&["tuntap", "add", "dev", "tap0", "mode", "tap"]);
-    lan.ip(&["link", "set", "tap0", "master", "br0", "up"]);
-    attach(&lan, &rtr, "eth0", "vrtr", "02:00:00:81:00:02");
-    rtr.ip(&["addr", "add", &format!("{net}.2/24"), "dev", "eth0"]);
-    rtr.ip(&["-6", "addr", "add", "fd81::2/64", "dev", "eth0", "nodad"]);
-    let mut router_dhcp = rtr
-        .command("dnsmasq")
-        .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0"])
-        // Stay root: the unprivileged user dnsmasq drops to cannot enter a 0700
-        // checkout (a mktemp clone, /root) to reach the TFTP directory.
-        .arg("--user=root")
-        .args(["--interface=eth0", "--bind-interfaces", "--log-facility=-"])
-        .arg(format!("--dhcp-range={net}.100,{net}.150,255.255.255.0,1h"))
-        .args(["--enable-ra", "--dhcp-range=fd81::,ra-only,64"])
-        .arg(format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()))
-        // Not the shared /var/run/dnsmasq.pid: other dnsmasq instances may run on this host.
-        .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("dnsmasq.err")).unwrap())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    if let Some(status) = router_dhcp.try_wait().unwrap() {
-        panic!("dnsmasq exited ({status}): {}", std::fs::read_to_string(dir.join("dnsmasq.err")).unwrap_or_default());
-    }
+    add_tap(&lan, "tap0");
+    let router =
+        DhcpRouter::start(&lan, &format!("observe-{tag}-rtr"), "vrtr", "02:00:00:81:00:02", net, "fd81::", &dir);
     let root = dir.join("root");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::copy(SNPONLY, root.join("snponly.efi")).unwrap();
@@ -210,43 +152,23 @@ fn boot_via_serve(tag: &str, net: &str, guest: &[&str], marker: &str) -> (String
     assert_eq!((port(&ports, "tftp"), port(&ports, "http"), port(&ports, "dhcp")), (69, 80, 67));
     let vars = dir.join("vars.fd");
     std::fs::copy(OVMF_VARS, &vars).unwrap();
-    let sercon = dir.join("sercon-port.bin");
-    std::fs::write(&sercon, [0xf8, 0x03]).unwrap(); // SeaBIOS: mirror text output to COM1
+    let sercon = seabios_sercon(&dir);
     let serial = dir.join("serial.log");
     let guest: Vec<String> = guest
         .iter()
         .map(|a| a.replace("@VARS@", vars.to_str().unwrap()).replace("@SERCON@", sercon.to_str().unwrap()))
         .collect();
-    let mut qemu = lan
-        .command("qemu-system-x86_64")
-        .args(["-accel", "tcg", "-display", "none", "-vga", "none", "-monitor", "none", "-no-reboot", "-serial"])
-        .arg(format!("file:{}", serial.display()))
-        .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
-        .args(&guest)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t = Instant::now();
-    let text = loop {
-        let text = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).replace('\r', "");
-        if text.contains(marker) {
-            break text;
-        }
-        if t.elapsed() > Duration::from_secs(300) || qemu.try_wait().unwrap().is_some() {
-            let _ = qemu.kill();
-            panic!(
-                "{marker:?} not seen after {:?}\n--- serial\n{text}\n--- serve\n{}",
-                t.elapsed(),
-                std::fs::read_to_string(&log).unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    };
-    let _ = qemu.kill();
-    let _ = qemu.wait();
-    let _ = router_dhcp.kill();
-    let _ = router_dhcp.wait();
+    let mut qemu =
+        qemu_on_tap(&lan, "tap0", &serial).args(&guest).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let text = wait_for_console(&serial, &[marker], Duration::from_secs(300), &mut qemu).unwrap_or_else(|miss| {
+        panic!(
+            "{marker:?} not seen after {:?}\n--- serial\n{}\n--- serve\n{}",
+            miss.elapsed,
+            miss.text,
+            std::fs::read_to_string(&log).unwrap()
+        )
+    });
+    drop(router);
     assert!(sigterm(server).success(), "SIGTERM: exit 0");
     (text, std::fs::read_to_string(&log).unwrap())
 }

@@ -13,14 +13,11 @@
 #[path = "../../netboot/tests/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-const PXE_VIRTIO_ROM: &str = "/usr/lib/ipxe/qemu/pxe-virtio.rom";
 
 fn optrom(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_optrom")).arg("serve").args(args).output().unwrap();
@@ -29,10 +26,6 @@ fn optrom(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 #[test]
@@ -124,98 +117,54 @@ fn check_and_explain() {
 
 // ---------------------------------------------------------------------------------------------
 
-fn boot_files() -> PathBuf {
-    let cache = repo().join("target/boot-packages");
-    let out = Command::new("bash").arg(repo().join("scripts/fetch-boot-packages.sh")).arg(&cache).output().unwrap();
-    assert!(out.status.success(), "fetch-boot-packages.sh: {}", String::from_utf8_lossy(&out.stderr));
-    let initrd = cache.join("token-initrd.gz");
-    if !initrd.exists() {
-        let out = Command::new("bash")
-            .arg(repo().join("scripts/make-token-initrd.sh"))
-            .arg(cache.join("root/bin/busybox"))
-            .arg(&initrd)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "make-token-initrd.sh: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    cache
-}
-
+/// `optrom serve …` in `ns`; returns the child and its HTTP port.
 fn serve(ns: &Netns, args: &[&str], log: &Path) -> (Child, u16) {
-    let mut child = ns
-        .command(env!("CARGO_BIN_EXE_optrom"))
-        .arg("serve")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut http = 0;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines().take(3) {
-        let line = line.unwrap();
-        if let Some(addr) = line.strip_prefix("http ") {
-            http = addr.rsplit(':').next().unwrap().parse().unwrap();
-        }
-    }
-    assert_ne!(http, 0, "no http line: {}", std::fs::read_to_string(log).unwrap_or_default());
-    (child, http)
+    let (child, ports) = optrom_serve(ns, env!("CARGO_BIN_EXE_optrom"), args, log);
+    let http = ports.iter().find(|(name, _)| name == "http");
+    let http = http.unwrap_or_else(|| panic!("no http line: {}", std::fs::read_to_string(log).unwrap_or_default()));
+    (child, http.1)
 }
 
-/// Runs a SeaBIOS + pxe-virtio.rom guest on `tap` until `token` shows on its serial console;
-/// `during` runs once the guest has printed the token, before QEMU is stopped.
+/// Runs a SeaBIOS + pxe-virtio.rom guest on `tap` until `token` shows on its serial console.
 fn guest_until(ns: &Netns, dir: &Path, tap: &str, mac: &str, token: &str, log: &Path) -> String {
     let serial = dir.join(format!("{tap}.serial"));
-    let sercon = dir.join("sercon-port.bin");
-    std::fs::write(&sercon, [0xf8, 0x03]).unwrap(); // SeaBIOS: mirror text output to COM1
+    let sercon = seabios_sercon(dir);
     let rom = format!("virtio-net-pci,netdev=n0,mac={mac},disable-legacy=on,romfile={PXE_VIRTIO_ROM}");
-    let mut qemu = ns
-        .command("qemu-system-x86_64")
-        .args(["-accel", "tcg", "-cpu", "max", "-m", "1536", "-machine", "pc", "-display", "none", "-vga", "none"])
-        .args(["-monitor", "none", "-no-reboot", "-boot", "order=n", "-serial"])
-        .arg(format!("file:{}", serial.display()))
+    let mut qemu = qemu_on_tap(ns, tap, &serial)
+        .args(["-cpu", "max", "-m", "1536", "-machine", "pc", "-boot", "order=n"])
         .arg("-fw_cfg")
         .arg(format!("name=etc/sercon-port,file={}", sercon.display()))
-        .args(["-netdev", &format!("tap,id=n0,ifname={tap},script=no,downscript=no"), "-device", &rom])
+        .args(["-device", &rom])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let t = Instant::now();
     let want = format!("BOOT-TOKEN-{token}");
-    loop {
-        let text = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).replace('\r', "");
-        if text.contains(&want) {
-            eprintln!("{tap}: token after {:.1} s", t.elapsed().as_secs_f64());
-            let _ = qemu.kill();
-            let _ = qemu.wait();
-            return text;
-        }
-        if t.elapsed() > Duration::from_secs(600) || qemu.try_wait().unwrap().is_some() {
-            let _ = qemu.kill();
-            panic!(
-                "{want} not seen after {:?}\n--- serial\n{text}\n--- serve\n{}",
-                t.elapsed(),
-                std::fs::read_to_string(log).unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let text = wait_for_console(&serial, &[&want], Duration::from_secs(600), &mut qemu).unwrap_or_else(|miss| {
+        panic!(
+            "{want} not seen after {:?}\n--- serial\n{}\n--- serve\n{}",
+            miss.elapsed,
+            miss.text,
+            std::fs::read_to_string(log).unwrap()
+        )
+    });
+    eprintln!("{tap}: token after {:.1} s", t.elapsed().as_secs_f64());
+    text
 }
 
 #[test]
 fn serve_full_dhcp_boots_menu_default_linux_and_xen_with_status_page() {
-    let qemu = Command::new("qemu-system-x86_64").arg("--version").output().is_ok_and(|o| o.status.success());
-    let chromium = Command::new("chromium").arg("--version").output().is_ok_and(|o| o.status.success());
     if !netns_available()
-        || !require(
-            qemu && chromium && Path::new(PXE_VIRTIO_ROM).is_file(),
-            "OPTROM_SKIP_QEMU",
-            "qemu-system-x86_64, ipxe-qemu and chromium are needed",
+        || !needs(
+            "QEMU",
+            runs("qemu-system-x86_64") && runs("chromium") && Path::new(PXE_VIRTIO_ROM).is_file(),
+            "qemu-system-x86_64, ipxe-qemu or chromium",
         )
     {
         return;
     }
-    let cache = boot_files();
+    let cache = boot_packages();
     let dir = tempfile::tempdir().unwrap();
     let pid = std::process::id();
     let (linux_token, xen_token) = (format!("L{pid:x}"), format!("X{pid:x}"));
@@ -262,8 +211,7 @@ vars = {{ token = "{xen_token}" }}
     let lan = Netns::new("observe-pol-lan");
     bridge(&lan, "10.82.0.1");
     for tap in ["tap0", "tap1"] {
-        lan.ip(&["tuntap", "add", "dev", tap, "mode", "tap"]);
-        lan.ip(&["link", "set", tap, "master", "br0", "up"]);
+        add_tap(&lan, tap);
     }
     let log = dir.path().join("serve.log");
     let state = dir.path().join("state");
@@ -312,7 +260,5 @@ vars = {{ token = "{xen_token}" }}
         serve_log.contains("path=\"/root/boot/xen-4.17-amd64.gz\"") && serve_log.contains("status=200"),
         "{serve_log}"
     );
-    sh(&["kill", "-TERM", &server.id().to_string()]);
-    let mut server = server;
-    assert!(server.wait().unwrap().success());
+    assert!(sigterm(server).success());
 }

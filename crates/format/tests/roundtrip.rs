@@ -7,7 +7,7 @@ use optrom_format::{
     PcirRepr, PnpHeader, PnpHeaderRepr, UndiRomId, UndiRomIdRepr,
 };
 
-const ROM_DIR: &str = "/usr/lib/ipxe/qemu";
+use optrom_testsupport::{IPXE_QEMU_DIR as ROM_DIR, needs};
 
 fn debian_roms() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
@@ -20,17 +20,9 @@ fn debian_roms() -> Vec<(String, Vec<u8>)> {
                 }
             }
         }
-        // The project's one skip rule: only OPTROM_SKIP_EXTERNAL=1 skips, never under
-        // CI=true, and the skip is said on the real stderr (not libtest's capture).
-        Err(e)
-            if std::env::var("OPTROM_SKIP_EXTERNAL").is_ok_and(|v| v == "1")
-                && !std::env::var("CI").is_ok_and(|v| v == "true") =>
-        {
-            use std::io::Write;
-            let _ =
-                writeln!(std::io::stderr(), "SKIPPED: Debian ROM round trips: {ROM_DIR}: {e} (OPTROM_SKIP_EXTERNAL=1)");
+        Err(e) => {
+            needs("EXTERNAL", false, &format!("{ROM_DIR} ({e}), Debian's ipxe-qemu"));
         }
-        Err(e) => panic!("{ROM_DIR}: {e}; install Debian's ipxe-qemu (or set OPTROM_SKIP_EXTERNAL=1)"),
     }
     out.sort();
     out

@@ -26,7 +26,7 @@ fn dhcp_server_child() {
 
 fn busybox_available() -> bool {
     let ok = Command::new("busybox").arg("udhcpc").arg("--help").output().is_ok();
-    require(ok, "OPTROM_SKIP_NETNS", "busybox (with udhcpc) is not installed")
+    needs("NETNS", ok, "busybox with udhcpc (busybox-static)")
 }
 
 /// The udhcpc hook: configure the address (renewals are unicast from it) and log each event.
@@ -255,7 +255,7 @@ fn dhclient_lease(ns: &Netns, dir: &Path, events: &Path) -> (String, String) {
 
 fn dhclient_available() -> bool {
     let ok = Command::new("dhclient").arg("--version").output().is_ok();
-    require(ok, "OPTROM_SKIP_NETNS", "dhclient (isc-dhcp-client) is not installed")
+    needs("NETNS", ok, "dhclient (isc-dhcp-client)")
 }
 
 #[test]

@@ -13,9 +13,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -29,22 +29,15 @@ fn dhcp_server_child() {
     run_child_server(&spec);
 }
 
-const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
-const PXE_VIRTIO_ROM: &str = "/usr/lib/ipxe/qemu/pxe-virtio.rom";
-const SNPONLY: &str = "/usr/lib/ipxe/snponly.efi";
-
 fn prerequisites() -> bool {
     if !netns_available() {
         return false;
     }
-    let qemu = Command::new("qemu-system-x86_64").arg("--version").output().is_ok_and(|o| o.status.success());
-    let dnsmasq = Command::new("dnsmasq").arg("--version").output().is_ok_and(|o| o.status.success());
     let files = [OVMF_CODE, OVMF_VARS, PXE_VIRTIO_ROM, SNPONLY].iter().all(|f| Path::new(f).is_file());
-    require(
-        qemu && dnsmasq && files,
-        "OPTROM_SKIP_QEMU",
-        "qemu-system-x86_64, dnsmasq, OVMF, ipxe-qemu and ipxe are needed for the proxyDHCP guest tests",
+    needs(
+        "QEMU",
+        runs("qemu-system-x86_64") && runs("dnsmasq") && files,
+        "qemu-system-x86_64, dnsmasq, OVMF, ipxe-qemu or ipxe (for the proxyDHCP guest tests)",
     )
 }
 
@@ -53,8 +46,8 @@ fn prerequisites() -> bool {
 /// iPXE does not wait for IPv6 autoconfiguration).
 struct Lan {
     lan: Netns,
-    _router: Netns,
-    children: Vec<Child>,
+    router: DhcpRouter,
+    tftpd: Child,
     dir: PathBuf,
     net: String,
 }
@@ -63,58 +56,26 @@ impl Lan {
     fn new(tag: &str, net: &str) -> Lan {
         let dir = scratch(&format!("dhcp-proxy-{tag}"));
         let lan = Netns::new(&format!("obpx-{tag}-lan"));
-        let router = Netns::new(&format!("obpx-{tag}-rtr"));
         bridge(&lan, &format!("{net}.1"));
-        lan.ip(&["tuntap", "add", "dev", "tap0", "mode", "tap"]);
-        lan.ip(&["link", "set", "tap0", "master", "br0", "up"]);
-        attach(&lan, &router, "eth0", "vrtr", "02:00:00:00:99:02");
-        router.ip(&["addr", "add", &format!("{net}.2/24"), "dev", "eth0"]);
-        router.ip(&["-6", "addr", "add", "fd79::2/64", "dev", "eth0", "nodad"]);
+        add_tap(&lan, "tap0");
+        let router =
+            DhcpRouter::start(&lan, &format!("obpx-{tag}-rtr"), "vrtr", "02:00:00:00:99:02", net, "fd79::", &dir);
         let tftp = dir.join("tftp");
         std::fs::create_dir_all(&tftp).unwrap();
         std::fs::copy(SNPONLY, tftp.join("snponly.efi")).unwrap();
         std::fs::write(tftp.join("proxy.ipxe"), "#!ipxe\necho hello-from-proxy-${platform}\nsleep 1\nreboot\n")
             .unwrap();
         let log = |n: &str| std::fs::File::create(dir.join(n)).unwrap();
-        let dhcp = router
-            .command("dnsmasq")
-            .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0"])
-            // Stay root: the unprivileged user dnsmasq drops to cannot enter a 0700
-            // checkout (a mktemp clone, /root) to reach the TFTP directory.
-            .arg("--user=root")
-            .args(["--interface=eth0", "--bind-interfaces", "--log-dhcp", "--log-facility=-"])
-            .arg(format!("--dhcp-range={net}.100,{net}.150,255.255.255.0,1h"))
-            .args(["--enable-ra", "--dhcp-range=fd79::,ra-only,64"])
-            .arg(format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()))
-            // Not the shared /var/run/dnsmasq.pid: other dnsmasq instances may run on this host.
-            .arg(format!("--pid-file={}", dir.join("dnsmasq-dhcp.pid").display()))
-            .stdout(log("dnsmasq-dhcp.log"))
-            .stderr(log("dnsmasq-dhcp.err"))
-            .spawn()
-            .unwrap();
-        let tftpd = lan
-            .command("dnsmasq")
-            .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0"])
-            // Stay root: the unprivileged user dnsmasq drops to cannot enter a 0700
-            // checkout (a mktemp clone, /root) to reach the TFTP directory.
-            .arg("--user=root")
+        let mut tftpd = dnsmasq(&lan, &dir.join("dnsmasq-tftp.pid"))
             .args(["--interface=br0", "--bind-interfaces", "--enable-tftp", "--log-facility=-"])
             .arg(format!("--tftp-root={}", tftp.display()))
-            .arg(format!("--pid-file={}", dir.join("dnsmasq-tftp.pid").display()))
             .stdout(log("dnsmasq-tftp.log"))
             .stderr(log("dnsmasq-tftp.err"))
             .spawn()
             .unwrap();
-        let mut lan = Lan { lan, _router: router, children: vec![dhcp, tftpd], dir, net: net.to_string() };
-        // Both dnsmasq instances must still be running (a port or file conflict ends them at once).
         std::thread::sleep(Duration::from_millis(500));
-        for (c, name) in lan.children.iter_mut().zip(["dnsmasq-dhcp", "dnsmasq-tftp"]) {
-            if let Some(status) = c.try_wait().unwrap() {
-                let err = std::fs::read_to_string(lan.dir.join(format!("{name}.err"))).unwrap_or_default();
-                panic!("{name} exited ({status}): {err}");
-            }
-        }
-        lan
+        expect_running(&mut tftpd, "dnsmasq-tftp", &dir.join("dnsmasq-tftp.err"));
+        Lan { lan, router, tftpd, dir, net: net.to_string() }
     }
 
     fn proxy(&self) -> Server {
@@ -132,57 +93,29 @@ impl Lan {
     fn boot(&self, args: &[&str], markers: &[&str], timeout: Duration, proxy: &Server) -> String {
         let serial = self.dir.join("serial.log");
         let _ = std::fs::remove_file(&serial);
-        let mut qemu = self
-            .lan
-            .command("qemu-system-x86_64")
-            .args(["-accel", "tcg", "-display", "none", "-vga", "none", "-monitor", "none", "-no-reboot"])
-            .arg("-serial")
-            .arg(format!("file:{}", serial.display()))
-            .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
+        let mut qemu = qemu_on_tap(&self.lan, "tap0", &serial)
             .args(["-smbios", "type=1,uuid=11111111-2222-3333-4444-555555555555"])
             .args(args)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.dir.join("qemu.err")).unwrap())
             .spawn()
             .unwrap();
-        let t = Instant::now();
-        let text = loop {
-            let text = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).replace('\r', "");
-            let mut at = 0;
-            let all = markers.iter().all(|m| match text[at..].find(m) {
-                Some(i) => {
-                    at += i + m.len();
-                    true
-                }
-                None => false,
-            });
-            if all {
-                break text;
-            }
-            if t.elapsed() > timeout || qemu.try_wait().unwrap().is_some() {
-                let _ = qemu.kill();
-                let _ = qemu.wait();
-                panic!(
-                    "markers {markers:?} not all seen in {:?}\n--- serial:\n{text}\n--- proxy:\n{}\n--- tftp:\n{}",
-                    t.elapsed(),
-                    proxy.log_text(),
-                    self.tftp_log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        };
-        let _ = qemu.kill();
-        let _ = qemu.wait();
-        text
+        wait_for_console(&serial, markers, timeout, &mut qemu).unwrap_or_else(|miss| {
+            panic!(
+                "markers {markers:?} not all seen in {:?}\n--- serial:\n{}\n--- proxy:\n{}\n--- tftp:\n{}",
+                miss.elapsed,
+                miss.text,
+                proxy.log_text(),
+                self.tftp_log()
+            )
+        })
     }
 }
 
 impl Drop for Lan {
     fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        let _ = self.tftpd.kill();
+        let _ = self.tftpd.wait();
     }
 }
 
@@ -219,7 +152,7 @@ fn ovmf_without_nic_rom_takes_the_4011_path_and_downloads_snponly() {
     assert!(log.contains("proxy offer") && log.contains("style=\"binl\""), "{log}");
     assert!(log.contains("boot server ack") && log.contains("file=\"snponly.efi\""), "{log}");
     // The address came from the network's DHCP server, not from us.
-    let leases = std::fs::read_to_string(lan.dir.join("dnsmasq.leases")).unwrap_or_default();
+    let leases = lan.router.lease_text();
     assert!(leases.contains("52:54:00:79:01:07"), "dnsmasq leases: {leases}");
     assert!(lan.tftp_log().contains("snponly.efi"), "{}", lan.tftp_log());
     proxy.stop("-TERM");

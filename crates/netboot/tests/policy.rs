@@ -714,25 +714,19 @@ fn check_prints_every_class_and_architecture() {
 // ---------------------------------------------------------------------------------------------
 // Debian's real Xen and kernel packages (scripts/fetch-boot-packages.sh).
 
-/// The unpacked Debian packages, fetched once per target dir; `None` only when skipping is
-/// allowed (`OPTROM_SKIP_DEBIAN_PACKAGES=1` outside CI).
+/// The unpacked Debian packages, fetched once per target dir; `None` only when they cannot be
+/// fetched and skipping is allowed (`OPTROM_SKIP_DEBIAN_PACKAGES=1`, never under CI=true).
 fn debian_packages() -> Option<std::path::PathBuf> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let cache = repo.join("target/boot-packages");
-    let skip = std::env::var("OPTROM_SKIP_DEBIAN_PACKAGES").is_ok_and(|v| v == "1")
-        && !std::env::var("CI").is_ok_and(|v| v == "true");
-    if skip {
-        eprintln!("SKIPPED: OPTROM_SKIP_DEBIAN_PACKAGES=1 (Debian's xen-hypervisor and linux-image packages)");
-        return None;
+    match optrom_testsupport::fetch_boot_packages() {
+        Ok(cache) => Some(cache),
+        Err(e) => {
+            let what = format!(
+                "Debian's xen-hypervisor-4.17-amd64, linux-image-amd64 and busybox-static                  (scripts/fetch-boot-packages.sh failed: {e})"
+            );
+            optrom_testsupport::needs("DEBIAN_PACKAGES", false, &what);
+            None
+        }
     }
-    let out = Command::new("bash").arg(repo.join("scripts/fetch-boot-packages.sh")).arg(&cache).output().expect("bash");
-    assert!(
-        out.status.success(),
-        "scripts/fetch-boot-packages.sh failed (apt-get download xen-hypervisor-4.17-amd64 linux-image-amd64 \
-         busybox-static): {}\nset OPTROM_SKIP_DEBIAN_PACKAGES=1 to skip",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(cache)
 }
 
 #[test]

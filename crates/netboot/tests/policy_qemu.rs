@@ -10,8 +10,8 @@
 //! scripts/fetch-boot-packages.sh; skips only with `OPTROM_SKIP_QEMU=1` (never under CI=true).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,40 +20,12 @@ use axum::extract::{Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use optrom_netboot::policy::{Answer, BootConfig, Policy, ServerUrls};
+use optrom_testsupport::{OVMF_CODE, OVMF_VARS, PXE_VIRTIO_ROM, boot_packages, console_text, needs, runs, token};
 use tokio::io::AsyncReadExt;
 
-const ROM: &str = "/usr/lib/ipxe/qemu/pxe-virtio.rom";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn skip(why: &str) -> bool {
-    let allowed =
-        std::env::var("OPTROM_SKIP_QEMU").is_ok_and(|v| v == "1") && !std::env::var("CI").is_ok_and(|v| v == "true");
-    if allowed {
-        eprintln!("SKIPPED: OPTROM_SKIP_QEMU=1 ({why})");
-    }
-    allowed
-}
-
-/// The Debian packages and the token initrd, built once per target dir.
-fn boot_files() -> PathBuf {
-    let cache = repo().join("target/boot-packages");
-    let out =
-        Command::new("bash").arg(repo().join("scripts/fetch-boot-packages.sh")).arg(&cache).output().expect("bash");
-    assert!(out.status.success(), "scripts/fetch-boot-packages.sh: {}", String::from_utf8_lossy(&out.stderr));
-    let initrd = cache.join("token-initrd.gz");
-    if !initrd.exists() {
-        let out = Command::new("bash")
-            .arg(repo().join("scripts/make-token-initrd.sh"))
-            .arg(cache.join("root/bin/busybox"))
-            .arg(&initrd)
-            .output()
-            .expect("bash");
-        assert!(out.status.success(), "make-token-initrd.sh: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    cache
+/// QEMU and the firmware files the test boots (`OPTROM_SKIP_QEMU`).
+fn have_qemu_and(firmware: &str, what: &str) -> bool {
+    needs("QEMU", runs("qemu-system-x86_64") && Path::new(firmware).exists(), what)
 }
 
 async fn handle(
@@ -98,7 +70,7 @@ async fn serve(policy: Policy) -> SocketAddr {
 /// Boots a SeaBIOS + iPXE guest whose DHCP (QEMU user networking) points at `script_url`;
 /// returns the serial output once `token` appears (or panics with the log after the timeout).
 async fn boot_until(port: u16, token: &str, name: &str) -> String {
-    let device = format!("virtio-net-pci,netdev=n0,disable-legacy=on,romfile={ROM}");
+    let device = format!("virtio-net-pci,netdev=n0,disable-legacy=on,romfile={PXE_VIRTIO_ROM}");
     boot_with(port, token, name, &["-machine", "pc", "-device", &device, "-boot", "n"]).await
 }
 
@@ -123,7 +95,7 @@ async fn boot_with(port: u16, token: &str, name: &str, machine: &[&str]) -> Stri
     let start = Instant::now();
     let want = format!("BOOT-TOKEN-{token}");
     loop {
-        let text = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+        let text = console_text(&log);
         if text.contains(&want) {
             eprintln!("{name}: token after {:.1} s", start.elapsed().as_secs_f64());
             let _ = child.kill().await;
@@ -145,14 +117,6 @@ async fn boot_with(port: u16, token: &str, name: &str, machine: &[&str]) -> Stri
     }
 }
 
-fn token() -> String {
-    format!(
-        "{:x}{:x}",
-        std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
-    )
-}
-
 fn write_config(dir: &Path, cache: &Path, body: &str) -> Policy {
     let text = format!("[server]\nroot = \"{}\"\n{body}", cache.display());
     let path = dir.join("boot.toml");
@@ -162,12 +126,10 @@ fn write_config(dir: &Path, cache: &Path, body: &str) -> Policy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bios_ipxe_menu_default_boots_debian_kernel_and_xen() {
-    if (!Path::new(ROM).exists() || Command::new("qemu-system-x86_64").arg("--version").output().is_err())
-        && skip("QEMU or Debian's ipxe-qemu is missing")
-    {
+    if !have_qemu_and(PXE_VIRTIO_ROM, "qemu-system-x86_64 or Debian's ipxe-qemu") {
         return;
     }
-    let cache = boot_files();
+    let cache = boot_packages();
     let dir = tempfile::tempdir().unwrap();
 
     // Linux: a menu whose default boots after the timeout; a broken Xen item beside it is greyed
@@ -238,16 +200,14 @@ modules = [{{ file = "token-initrd.gz" }}]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ovmf_client_gets_xen_efi_for_the_same_xen_menu() {
-    let code = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-    if (!Path::new(code).exists() || Command::new("qemu-system-x86_64").arg("--version").output().is_err())
-        && skip("QEMU or OVMF is missing")
-    {
+    let code = OVMF_CODE;
+    if !have_qemu_and(code, "qemu-system-x86_64 or OVMF") {
         return;
     }
-    let cache = boot_files();
+    let cache = boot_packages();
     let dir = tempfile::tempdir().unwrap();
     let vars = dir.path().join("vars.fd");
-    std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars).unwrap();
+    std::fs::copy(OVMF_VARS, &vars).unwrap();
     let xen_token = token() + "e";
     let policy = write_config(
         dir.path(),

@@ -24,15 +24,7 @@ impl ScriptProvider for SecondTimeLucky {
 }
 
 fn curl_available() -> bool {
-    if Command::new("curl").arg("--version").output().is_ok() {
-        return true;
-    }
-    let skip = std::env::var("OPTROM_SKIP_EXTERNAL").is_ok_and(|v| v == "1");
-    if skip && !std::env::var("CI").is_ok_and(|v| v == "true") {
-        eprintln!("SKIPPED: curl is not installed");
-        return false;
-    }
-    panic!("curl is not installed (apt-get install curl), or set OPTROM_SKIP_EXTERNAL=1");
+    optrom_testsupport::needs("EXTERNAL", Command::new("curl").arg("--version").output().is_ok(), "curl")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

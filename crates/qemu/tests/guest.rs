@@ -10,16 +10,7 @@ use std::time::Duration;
 use optrom_qemu::{Firmware, Guest, GuestSpec, Network, NicSpec, Outcome, QemuError, RomChoice, UserNet, Watch};
 
 fn qemu_present() -> bool {
-    let ok =
-        std::process::Command::new("qemu-system-x86_64").arg("--version").output().is_ok_and(|o| o.status.success());
-    if ok {
-        return true;
-    }
-    if std::env::var("OPTROM_SKIP_QEMU").as_deref() == Ok("1") && std::env::var("CI").as_deref() != Ok("true") {
-        eprintln!("SKIPPED: qemu-system-x86_64 is not installed (OPTROM_SKIP_QEMU=1)");
-        return false;
-    }
-    panic!("qemu-system-x86_64 is not installed: run `sudo bash scripts/install-qemu.sh`");
+    optrom_testsupport::have_qemu()
 }
 
 fn seabios_with_rom(rom: RomChoice) -> GuestSpec {

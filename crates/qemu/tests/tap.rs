@@ -12,46 +12,27 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use optrom_qemu::{Firmware, Guest, GuestSpec, Network, NicSpec, Outcome, RomChoice, Watch, work_dir};
+use optrom_testsupport::{E1000, Netns, dnsmasq, expect_running, is_root, needs, runs};
 
 fn prerequisites() -> bool {
-    let root = unsafe_free_is_root();
     let have = |p: &str| Path::new(p).exists();
     let missing: Vec<&str> = [
-        (!root).then_some("root"),
+        (!is_root()).then_some("root"),
         (!have("/usr/sbin/dnsmasq")).then_some("dnsmasq (dnsmasq-base)"),
-        (!have("/usr/lib/ipxe/qemu/efi-e1000.rom")).then_some("ipxe-qemu"),
-        (!Command::new("qemu-system-x86_64").arg("--version").output().is_ok_and(|o| o.status.success()))
-            .then_some("qemu-system-x86_64"),
+        (!have(E1000)).then_some("ipxe-qemu"),
+        (!runs("qemu-system-x86_64")).then_some("qemu-system-x86_64"),
     ]
     .into_iter()
     .flatten()
     .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("OPTROM_SKIP_NETNS").as_deref() == Ok("1") && std::env::var("CI").as_deref() != Ok("true") {
-        eprintln!("SKIPPED: tap test needs {} (OPTROM_SKIP_NETNS=1)", missing.join(", "));
-        return false;
-    }
-    panic!("tap test needs {} (or set OPTROM_SKIP_NETNS=1)", missing.join(", "));
+    needs("NETNS", missing.is_empty(), &missing.join(", "))
 }
 
-fn unsafe_free_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
-        .unwrap_or(false)
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().unwrap();
-    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A network namespace with a tap device; deleted (with everything in it) on drop.
+/// A network namespace with a tap device and the caller's server; deleted (with everything in
+/// it) on drop, after the server is stopped.
 struct Namespace {
-    name: String,
     dnsmasq: Option<Child>,
+    ns: Netns,
 }
 
 impl Drop for Namespace {
@@ -60,7 +41,6 @@ impl Drop for Namespace {
             let _ = d.kill();
             let _ = d.wait();
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
     }
 }
 
@@ -70,14 +50,12 @@ fn guest_on_a_callers_tap_in_a_namespace_boots_from_the_callers_server() {
         return;
     }
     let name = format!("optrom-tap-{}", std::process::id());
-    ip(&["netns", "add", &name]);
-    let mut ns = Namespace { name: name.clone(), dnsmasq: None };
-    ip(&["-n", &name, "link", "set", "lo", "up"]);
-    ip(&["-n", &name, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
-    ip(&["-n", &name, "addr", "add", "192.168.77.1/24", "dev", "tap0"]);
+    let mut ns = Namespace { dnsmasq: None, ns: Netns::new(&name) };
+    ns.ns.ip(&["tuntap", "add", "dev", "tap0", "mode", "tap"]);
+    ns.ns.ip(&["addr", "add", "192.168.77.1/24", "dev", "tap0"]);
     // Router advertisements end iPXE's IPv6 wait at once (otherwise ~12 s more).
-    ip(&["-n", &name, "-6", "addr", "add", "fd77::1/64", "dev", "tap0", "nodad"]);
-    ip(&["-n", &name, "link", "set", "tap0", "up"]);
+    ns.ns.ip(&["-6", "addr", "add", "fd77::1/64", "dev", "tap0", "nodad"]);
+    ns.ns.ip(&["link", "set", "tap0", "up"]);
 
     // The caller's server files go in the guest's private directory.
     let work = work_dir().unwrap();
@@ -86,11 +64,9 @@ fn guest_on_a_callers_tap_in_a_namespace_boots_from_the_callers_server() {
     std::fs::write(tftp.join("tap.ipxe"), "#!ipxe\nset p tap-proof\necho ${p}-ok ip=${ip} server=${next-server}\n")
         .unwrap();
     let log = work.path().join("dnsmasq.log");
-    let dnsmasq = Command::new("ip")
-        .args(["netns", "exec", &name, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv"])
-        // Stay root: the files live in the guest's private (0700) directory.
-        .arg("--user=root")
-        .args(["--no-hosts", "--port=0", "--interface=tap0", "--bind-interfaces", "--log-dhcp"])
+    // dnsmasq stays root (`dnsmasq`): the files live in the guest's private (0700) directory.
+    let dnsmasq = dnsmasq(&ns.ns, &work.path().join("dnsmasq.pid"))
+        .args(["--interface=tap0", "--bind-interfaces", "--log-dhcp"])
         .args(["--dhcp-range=192.168.77.100,192.168.77.150,255.255.255.0,1h", "--enable-ra"])
         .args(["--dhcp-range=fd77::,ra-only,64", "--enable-tftp", "--dhcp-boot=tap.ipxe"])
         .arg(format!("--tftp-root={}", tftp.display()))
@@ -102,14 +78,13 @@ fn guest_on_a_callers_tap_in_a_namespace_boots_from_the_callers_server() {
         .unwrap();
     ns.dnsmasq = Some(dnsmasq);
     std::thread::sleep(Duration::from_millis(500));
-    let status = ns.dnsmasq.as_mut().unwrap().try_wait().unwrap();
-    assert!(status.is_none(), "dnsmasq exited: {status:?}: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    expect_running(ns.dnsmasq.as_mut().unwrap(), "dnsmasq", &log);
 
     let mut spec = GuestSpec::new(Firmware::SeaBios);
     spec.nic = Some(NicSpec {
         model: "e1000".into(),
         properties: vec![],
-        rom: RomChoice::File("/usr/lib/ipxe/qemu/efi-e1000.rom".into()),
+        rom: RomChoice::File(E1000.into()),
         mac: Some("52:54:00:77:00:01".into()),
         boot_first: true,
         network: Network::Tap { ifname: "tap0".into(), netns: Some(name.clone()) },

@@ -8,19 +8,6 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use optrom_codec::Format;
 
-/// True if external checks may be skipped: `OPTROM_SKIP_EXTERNAL=1`, and never
-/// under `CI=true`. A skip is announced with [`skipped`].
-pub fn skip_external() -> bool {
-    std::env::var("OPTROM_SKIP_EXTERNAL").is_ok_and(|v| v == "1") && !std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Say `SKIPPED: <why>` where the person running the tests reads it: the real
-/// stderr, which libtest does not capture.
-pub fn skipped(why: &str) {
-    let test = std::thread::current().name().unwrap_or("?").to_string();
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {why} (OPTROM_SKIP_EXTERNAL=1)");
-}
-
 /// The EDK2 reference codec (a Python helper process).
 pub struct Edk2 {
     child: Child,
@@ -37,20 +24,16 @@ impl Edk2 {
     /// `uefi_firmware` is missing; returns None only if
     /// `OPTROM_SKIP_EXTERNAL=1`.
     pub fn start() -> Option<Edk2> {
-        if skip_external() {
-            skipped("the checks against EDK2's codec");
-            return None;
-        }
         let ok = Command::new("python3")
             .args(["-c", "import uefi_firmware.efi_compressor"])
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
-        assert!(
-            ok,
-            "python3 with the `uefi_firmware` package is required for the EDK2 reference checks \
-             (pip install uefi_firmware); set OPTROM_SKIP_EXTERNAL=1 to skip them"
-        );
+        let what =
+            "python3 with the `uefi_firmware` package (pip install uefi_firmware), for the checks against EDK2's codec";
+        if !optrom_testsupport::needs("EXTERNAL", ok, what) {
+            return None;
+        }
         let mut child = Command::new("python3")
             .arg(helper_script())
             .stdin(Stdio::piped())

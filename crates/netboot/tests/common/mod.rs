@@ -1,149 +1,18 @@
-//! Shared by the network tests: network namespaces, veth pairs, bridges and tap devices the
-//! test creates and removes, the DHCP server as a child process (so it can be SIGTERMed and
-//! `kill -9`ed), and prerequisite checks that fail unless the matching OPTROM_SKIP_* is set.
+//! Shared by the network tests: everything of `optrom-testsupport` (the skip rule, network
+//! namespaces, veth pairs, bridges and taps the test creates and removes, the DHCP server as a
+//! child process so it can be SIGTERMed and `kill -9`ed, dnsmasq, QEMU on a tap), plus what is
+//! this crate's own: scratch directories under this test target's tmp dir and the DHCP server
+//! the child process runs.
 #![allow(dead_code)]
 
-use std::io::Write as _;
+pub use optrom_testsupport::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
-
-/// True if tests needing `what` may run; false (after printing SKIPPED) only when the skip
-/// variable is "1" and CI is not "true"; otherwise panics with how to install it.
-pub fn require(ok: bool, skip_var: &str, what: &str) -> bool {
-    if ok {
-        return true;
-    }
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    if !ci && std::env::var(skip_var).as_deref() == Ok("1") {
-        eprintln!("SKIPPED: {what} ({skip_var}=1)");
-        return false;
-    }
-    panic!("{what}; install it (scripts/test.sh) or set {skip_var}=1 to skip");
-}
-
-/// Root, `ip` and network namespaces are needed by the netns tests.
-pub fn netns_available() -> bool {
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout == b"0\n");
-    let ip = Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success());
-    require(root && ip, "OPTROM_SKIP_NETNS", "root and iproute2 are needed for network-namespace tests")
-}
-
-pub fn sh(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A network namespace, deleted (with its devices) on drop.
-pub struct Netns(pub String);
-
-impl Netns {
-    pub fn new(name: &str) -> Netns {
-        let _ = Command::new("ip").args(["netns", "del", name]).output();
-        sh(&["ip", "netns", "add", name]);
-        sh(&["ip", "-n", name, "link", "set", "lo", "up"]);
-        Netns(name.to_string())
-    }
-
-    pub fn ip(&self, args: &[&str]) {
-        let mut a = vec!["ip", "-n", &self.0];
-        a.extend_from_slice(args);
-        sh(&a);
-    }
-
-    /// A command run inside the namespace.
-    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0]).arg(program);
-        c
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
-}
-
-/// A bridge `br0` with `addr/24` in `ns`.
-pub fn bridge(ns: &Netns, addr: &str) {
-    ns.ip(&["link", "add", "br0", "type", "bridge"]);
-    ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "br0"]);
-    ns.ip(&["link", "set", "br0", "up"]);
-}
-
-/// A veth pair: `inner` in `client` (with `mac`), its peer `outer` on `hub`'s br0.
-pub fn attach(hub: &Netns, client: &Netns, inner: &str, outer: &str, mac: &str) {
-    hub.ip(&["link", "add", outer, "type", "veth", "peer", "name", inner, "netns", &client.0]);
-    hub.ip(&["link", "set", outer, "master", "br0", "up"]);
-    client.ip(&["link", "set", inner, "address", mac]);
-    client.ip(&["link", "set", inner, "up"]);
-}
-
-/// The DHCP server as a child process in `ns`: the ignored test `dhcp_server_child` of the
-/// `dhcp_netns` test binary, configured by OPTROM_DHCP_CHILD.
-pub struct Server {
-    pub child: Child,
-    pub log: PathBuf,
-}
-
-impl Server {
-    pub fn start(ns: &Netns, exe: &Path, config: &str, log: &Path) -> Server {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-        let child = ns
-            .command(exe)
-            .args(["--ignored", "--exact", "dhcp_server_child", "--nocapture", "--test-threads=1"])
-            .env("OPTROM_DHCP_CHILD", config)
-            .env("RUST_LOG", "info")
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap();
-        let s = Server { child, log: log.to_path_buf() };
-        s.wait_log("dhcp service up", 1, Duration::from_secs(30));
-        s
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits until the log holds `n` lines containing `needle`.
-    pub fn wait_log(&self, needle: &str, n: usize, timeout: Duration) {
-        let t = Instant::now();
-        while self.log_text().matches(needle).count() < n {
-            assert!(t.elapsed() < timeout, "no {needle:?} ×{n} in server log within {timeout:?}:\n{}", self.log_text());
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// SIGTERM (clean) or SIGKILL, then wait.
-    pub fn stop(mut self, signal: &str) {
-        // `ip netns exec` execs the program, so the child's pid is the server's.
-        sh(&["kill", signal, &self.child.id().to_string()]);
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::time::Duration;
 
 /// A scratch directory under the target dir, emptied first.
 pub fn scratch(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-pub fn write_exec(path: &Path, text: &str) {
-    let mut f = std::fs::File::create(path).unwrap();
-    f.write_all(text.as_bytes()).unwrap();
-    sh(&["chmod", "+x", path.to_str().unwrap()]);
+    scratch_in(Path::new(env!("CARGO_TARGET_TMPDIR")), name)
 }
 
 /// Runs the DHCP server described by OPTROM_DHCP_CHILD (`key=value;…`) until SIGTERM.
