@@ -124,16 +124,9 @@ fn guest_prerequisites() -> bool {
 fn boot_via_serve(tag: &str, net: &str, guest: &[&str], marker: &str) -> (String, String) {
     let _guard = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let dir = scratch(&format!("serve-dhcp-{tag}"));
-    let lan = Netns::new(&format!("observe-{tag}-lan"));
-    bridge(&lan, &format!("{net}.1"));
-    add_tap(&lan, "tap0");
-    let router =
-        DhcpRouter::start(&lan, &format!("observe-{tag}-rtr"), "vrtr", "02:00:00:81:00:02", net, "fd81::", &dir);
+    let (lan, router) = proxy_lan(&format!("observe-{tag}"), net, "02:00:00:81:00:02", "fd81::", &dir);
     let root = dir.join("root");
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::copy(SNPONLY, root.join("snponly.efi")).unwrap();
-    std::fs::write(root.join("marker.ipxe"), "#!ipxe\necho hello-from-optrom-serve-${platform}\nsleep 1\nreboot\n")
-        .unwrap();
+    ipxe_boot_root(&root, "marker.ipxe", "hello-from-optrom-serve-${platform}");
     let state = dir.join("state");
     let args = [
         "--dhcp",

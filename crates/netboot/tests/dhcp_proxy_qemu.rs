@@ -55,16 +55,9 @@ struct Lan {
 impl Lan {
     fn new(tag: &str, net: &str) -> Lan {
         let dir = scratch(&format!("dhcp-proxy-{tag}"));
-        let lan = Netns::new(&format!("obpx-{tag}-lan"));
-        bridge(&lan, &format!("{net}.1"));
-        add_tap(&lan, "tap0");
-        let router =
-            DhcpRouter::start(&lan, &format!("obpx-{tag}-rtr"), "vrtr", "02:00:00:00:99:02", net, "fd79::", &dir);
+        let (lan, router) = proxy_lan(&format!("obpx-{tag}"), net, "02:00:00:00:99:02", "fd79::", &dir);
         let tftp = dir.join("tftp");
-        std::fs::create_dir_all(&tftp).unwrap();
-        std::fs::copy(SNPONLY, tftp.join("snponly.efi")).unwrap();
-        std::fs::write(tftp.join("proxy.ipxe"), "#!ipxe\necho hello-from-proxy-${platform}\nsleep 1\nreboot\n")
-            .unwrap();
+        ipxe_boot_root(&tftp, "proxy.ipxe", "hello-from-proxy-${platform}");
         let log = |n: &str| std::fs::File::create(dir.join(n)).unwrap();
         let mut tftpd = dnsmasq(&lan, &dir.join("dnsmasq-tftp.pid"))
             .args(["--interface=br0", "--bind-interfaces", "--enable-tftp", "--log-facility=-"])

@@ -117,6 +117,26 @@ async fn boot_with(port: u16, token: &str, name: &str, machine: &[&str]) -> Stri
     }
 }
 
+/// The one-item Xen menu both Xen tests boot: Debian's gzip'd hypervisor (served decompressed),
+/// dom0 printing `token` from the token initrd; `extra` adds item settings (`efi = …`).
+fn xen_menu(token: &str, extra: &str) -> String {
+    format!(
+        r#"
+[menu.main]
+items = ["xen"]
+default = "xen"
+timeout = 0
+[item.xen]
+kind = "xen"
+hypervisor = "root/boot/xen-4.17-amd64.gz"
+hypervisor_args = "dom0_mem=512M loglvl=all com1=115200,8n1 console=com1"
+{extra}kernel = "vmlinuz"
+args = "console=hvc0 earlyprintk=xen token={token}"
+modules = [{{ file = "token-initrd.gz" }}]
+"#
+    )
+}
+
 fn write_config(dir: &Path, cache: &Path, body: &str) -> Policy {
     let text = format!("[server]\nroot = \"{}\"\n{body}", cache.display());
     let path = dir.join("boot.toml");
@@ -170,25 +190,7 @@ token = "{linux_token}"
 
     // Xen: Debian's gzip'd hypervisor, served decompressed; dom0 + initrd as modules.
     let xen_token = token() + "x";
-    let xen = write_config(
-        dir.path(),
-        &cache,
-        &format!(
-            r#"
-[menu.main]
-items = ["xen"]
-default = "xen"
-timeout = 0
-[item.xen]
-kind = "xen"
-hypervisor = "root/boot/xen-4.17-amd64.gz"
-hypervisor_args = "dom0_mem=512M loglvl=all com1=115200,8n1 console=com1"
-kernel = "vmlinuz"
-args = "console=hvc0 earlyprintk=xen token={xen_token}"
-modules = [{{ file = "token-initrd.gz" }}]
-"#
-        ),
-    );
+    let xen = write_config(dir.path(), &cache, &xen_menu(&xen_token, ""));
     let xen_addr = serve(xen).await;
 
     let (linux_log, xen_log) =
@@ -209,26 +211,7 @@ async fn ovmf_client_gets_xen_efi_for_the_same_xen_menu() {
     let vars = dir.path().join("vars.fd");
     std::fs::copy(OVMF_VARS, &vars).unwrap();
     let xen_token = token() + "e";
-    let policy = write_config(
-        dir.path(),
-        &cache,
-        &format!(
-            r#"
-[menu.main]
-items = ["xen"]
-default = "xen"
-timeout = 0
-[item.xen]
-kind = "xen"
-hypervisor = "root/boot/xen-4.17-amd64.gz"
-hypervisor_args = "dom0_mem=512M loglvl=all com1=115200,8n1 console=com1"
-efi = "root/boot/xen-4.17-amd64.efi"
-kernel = "vmlinuz"
-args = "console=hvc0 earlyprintk=xen token={xen_token}"
-modules = [{{ file = "token-initrd.gz" }}]
-"#
-        ),
-    );
+    let policy = write_config(dir.path(), &cache, &xen_menu(&xen_token, "efi = \"root/boot/xen-4.17-amd64.efi\"\n"));
     let addr = serve(policy).await;
     let code_arg = format!("if=pflash,format=raw,unit=0,readonly=on,file={code}");
     let vars_arg = format!("if=pflash,format=raw,unit=1,file={}", vars.display());

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use crate::netns::{Netns, attach};
+use crate::netns::{Netns, add_tap, attach, bridge};
+use crate::skip::SNPONLY;
 
 /// dnsmasq in `ns` with what every test's instance shares: in the foreground, no config file,
 /// resolv.conf or hosts, no DNS (`--port=0`), and its own pid file (not the shared
@@ -82,4 +83,23 @@ impl Drop for DhcpRouter {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The LAN of the proxyDHCP tests: namespace `<prefix>-lan` with br0 at `<net>.1` (where the
+/// server under test goes) and `tap0` for the guest, and the network's own DHCP server
+/// ([`DhcpRouter`]) in `<prefix>-rtr`, attached as `vrtr` with `router_mac`.
+pub fn proxy_lan(prefix: &str, net: &str, router_mac: &str, v6_prefix: &str, dir: &Path) -> (Netns, DhcpRouter) {
+    let lan = Netns::new(&format!("{prefix}-lan"));
+    bridge(&lan, &format!("{net}.1"));
+    add_tap(&lan, "tap0");
+    let router = DhcpRouter::start(&lan, &format!("{prefix}-rtr"), "vrtr", router_mac, net, v6_prefix, dir);
+    (lan, router)
+}
+
+/// A boot directory `root` holding Debian's `snponly.efi` and the iPXE script `script` that
+/// echoes `marker` (iPXE expands `${platform}` in it), then reboots.
+pub fn ipxe_boot_root(root: &Path, script: &str, marker: &str) {
+    std::fs::create_dir_all(root).unwrap();
+    std::fs::copy(SNPONLY, root.join("snponly.efi")).unwrap();
+    std::fs::write(root.join(script), format!("#!ipxe\necho {marker}\nsleep 1\nreboot\n")).unwrap();
 }
