@@ -105,18 +105,6 @@ fn serve_dhcp_full_leases_metrics_and_restart() {
 /// One TCG guest at a time (2 vCPUs).
 static QEMU_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn guest_prerequisites() -> bool {
-    if !netns_available() {
-        return false;
-    }
-    let files = [OVMF_CODE, OVMF_VARS, SNPONLY, PXE_VIRTIO_ROM].iter().all(|f| Path::new(f).is_file());
-    needs(
-        "QEMU",
-        runs("qemu-system-x86_64") && runs("dnsmasq") && files,
-        "qemu-system-x86_64, dnsmasq, OVMF, ipxe-qemu or ipxe",
-    )
-}
-
 /// A LAN (`<net>.1` = `optrom serve --dhcp proxy` with its own TFTP and HTTP on br0, a tap for
 /// the guest) and a router namespace with dnsmasq as the network's DHCP server (`<net>.2`,
 /// pool .100–.150, IPv6 RAs). Boots the guest until `marker` is on its serial console and
@@ -179,7 +167,7 @@ const OVMF: [&str; 8] = [
 
 #[test]
 fn serve_dhcp_proxy_boots_ovmf_pxe_over_our_tftp_and_http() {
-    if !guest_prerequisites() {
+    if !have_proxy_guest_tools() {
         return;
     }
     let mut guest = OVMF.to_vec();
@@ -196,7 +184,7 @@ fn serve_dhcp_proxy_boots_ovmf_pxe_over_our_tftp_and_http() {
 
 #[test]
 fn serve_dhcp_proxy_drives_uefi_http_boot() {
-    if !guest_prerequisites() {
+    if !have_proxy_guest_tools() {
         return;
     }
     // PXE off in OVMF, so its first network boot option is "UEFI HTTPv4".
@@ -219,7 +207,7 @@ fn serve_dhcp_proxy_drives_uefi_http_boot() {
 
 #[test]
 fn serve_dhcp_proxy_boots_seabios_ipxe_from_the_offer() {
-    if !guest_prerequisites() {
+    if !have_proxy_guest_tools() {
         return;
     }
     let rom = format!("virtio-net-pci,netdev=n0,mac=52:54:00:81:03:00,disable-legacy=on,romfile={PXE_VIRTIO_ROM}");

@@ -12,7 +12,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -27,18 +27,6 @@ static QEMU_LOCK: Mutex<()> = Mutex::new(());
 fn dhcp_server_child() {
     let spec = std::env::var("OPTROM_DHCP_CHILD").expect("only started by the proxy tests (OPTROM_DHCP_CHILD)");
     run_child_server(&spec);
-}
-
-fn prerequisites() -> bool {
-    if !netns_available() {
-        return false;
-    }
-    let files = [OVMF_CODE, OVMF_VARS, PXE_VIRTIO_ROM, SNPONLY].iter().all(|f| Path::new(f).is_file());
-    needs(
-        "QEMU",
-        runs("qemu-system-x86_64") && runs("dnsmasq") && files,
-        "qemu-system-x86_64, dnsmasq, OVMF, ipxe-qemu or ipxe (for the proxyDHCP guest tests)",
-    )
 }
 
 /// The LAN: `lan` holds br0 (the proxy's address .1), tap0 for the guest, and the TFTP-only
@@ -114,7 +102,7 @@ impl Drop for Lan {
 
 #[test]
 fn ovmf_without_nic_rom_takes_the_4011_path_and_downloads_snponly() {
-    if !prerequisites() {
+    if !have_proxy_guest_tools() {
         return;
     }
     let _guard = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
@@ -153,7 +141,7 @@ fn ovmf_without_nic_rom_takes_the_4011_path_and_downloads_snponly() {
 
 #[test]
 fn seabios_ipxe_rom_boots_the_file_from_the_proxy_offer() {
-    if !prerequisites() {
+    if !have_proxy_guest_tools() {
         return;
     }
     let _guard = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());

@@ -20,6 +20,6 @@ pub use files::{boot_packages, fetch_boot_packages, repo_root, scratch_in, token
 pub use netns::{Netns, add_tap, attach, bridge, sh};
 pub use process::{Server, optrom_serve, port, sigterm};
 pub use skip::{
-    E1000, IPXE_DIR, IPXE_EFI, IPXE_QEMU_DIR, OVMF_CODE, OVMF_VARS, PXE_VIRTIO_ROM, SNPONLY, have_debian, have_qemu,
-    is_root, needs, netns_available, read_debian, require, runs,
+    E1000, IPXE_DIR, IPXE_EFI, IPXE_QEMU_DIR, OVMF_CODE, OVMF_VARS, PXE_VIRTIO_ROM, SNPONLY, have_debian,
+    have_proxy_guest_tools, have_qemu, is_root, needs, netns_available, read_debian, require, runs,
 };

@@ -86,3 +86,17 @@ pub fn have_debian() -> bool {
 pub fn read_debian(path: &str) -> Option<Vec<u8>> {
     have_debian().then(|| std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}")))
 }
+
+/// What the proxyDHCP guest tests need: root and iproute2 ([`netns_available`]), then QEMU,
+/// dnsmasq, OVMF, `pxe-virtio.rom` and `snponly.efi` (`OPTROM_SKIP_QEMU`).
+pub fn have_proxy_guest_tools() -> bool {
+    if !netns_available() {
+        return false;
+    }
+    let files = [OVMF_CODE, OVMF_VARS, SNPONLY, PXE_VIRTIO_ROM].iter().all(|f| Path::new(f).is_file());
+    needs(
+        "QEMU",
+        runs("qemu-system-x86_64") && runs("dnsmasq") && files,
+        "qemu-system-x86_64, dnsmasq, OVMF, ipxe-qemu or ipxe (for the proxyDHCP guest tests)",
+    )
+}
