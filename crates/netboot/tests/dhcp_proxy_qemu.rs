@@ -147,8 +147,7 @@ fn seabios_ipxe_rom_boots_the_file_from_the_proxy_offer() {
     let _guard = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let lan = Lan::new("bios", "10.79.2");
     let proxy = lan.proxy();
-    let sercon = lan.dir.join("sercon-port.bin");
-    std::fs::write(&sercon, [0xf8, 0x03]).unwrap(); // COM1: SeaBIOS mirrors text output to serial
+    let sercon = seabios_sercon(&lan.dir);
     let serial = lan.boot(
         &[
             "-machine",
