@@ -282,9 +282,8 @@ fn libvirt_schema_accepts_the_domain_xml() {
 fn seabios_serial(args: &[String], done: &[&str], timeout: Duration) -> String {
     use std::sync::mpsc;
     let dir = tempfile::tempdir().unwrap();
-    let sercon = dir.path().join("sercon-port.bin");
     // SeaBIOS's serial console on 0x3f8 (qemu-testing.md §1a).
-    std::fs::write(&sercon, [0xf8, 0x03]).unwrap();
+    let sercon = optrom_testsupport::seabios_sercon(dir.path());
     let mut child = Command::new(QEMU)
         .args(["-accel", "tcg", "-machine", "pc", "-m", "128", "-display", "none", "-vga", "none", "-nodefaults"])
         .args(["-serial", "stdio", "-monitor", "none", "-no-reboot", "-boot", "order=n,reboot-timeout=0"])
