@@ -35,7 +35,7 @@ for tool in curl atftp in.tftpd dnsmasq nginx taskset ip; do
 done
 
 cargo build -q --release -p optrom-cli
-cargo build -q --release -p optrom-netboot --example proxy_latency
+cargo build -q --release -p optrom-netboot --example proxy_latency --example lockstep_floor
 OPTROM=$PWD/target/release/optrom
 
 mkdir -p "$W/root"
@@ -65,6 +65,9 @@ PIDS+=($!)
 printf '[tftp]\nbusy_poll_us = 0\n[http]\nenabled = false\n' >"$W/nopoll.toml"
 "${SERVER[@]}" "$OPTROM" serve --config "$W/nopoll.toml" --dhcp off --address 127.0.0.1 --tftp-port 6971 \
   --root "$W/root" >"$W/optrom-nopoll.out" 2>"$W/optrom-nopoll.log" &
+PIDS+=($!)
+# The lock-step floor on 6972: send + recv per block and nothing else (see the example's doc).
+"${SERVER[@]}" "$PWD/target/release/examples/lockstep_floor" 127.0.0.1:6972 "$W/root" >"$W/floor.log" 2>&1 &
 PIDS+=($!)
 # tftpd-hpa 5.2 on 6970 (foreground, secure mode).
 "${SERVER[@]}" in.tftpd -L -a 127.0.0.1:6970 -u root -s "$W/root" >"$W/tftpd.log" 2>&1 &
@@ -164,6 +167,8 @@ for bs in 512 1468; do
   row "TFTP blksize $bs (curl)" "$S50" "$ours" "$dns" "dnsmasq $(dnsmasq --version | head -1 | awk '{print $3}')"
   nopoll=$(measure curl_tftp 6971 "$bs")
   row "TFTP blksize $bs (curl), optrom busy_poll_us=0" "$S50" "$nopoll" "$hpa" "tftpd-hpa 5.2"
+  floor=$(measure curl_tftp 6972 "$bs")
+  row "TFTP blksize $bs (curl), lock-step floor (send+recv only)" "$S50" "$floor" "$hpa" "tftpd-hpa 5.2"
 done
 for ws in 16 64; do
   ours=$(measure atftp_tftp 6969 1468 "$ws")
