@@ -195,3 +195,225 @@ pub fn run_child_server(spec: &str) {
             .unwrap();
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Guests booted by `optrom serve`: the Debian boot packages, the server, dnsmasq and QEMU.
+
+pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+/// True if `program arg` runs and exits 0.
+pub fn runs(program: &str, arg: &str) -> bool {
+    Command::new(program).arg(arg).output().is_ok_and(|o| o.status.success())
+}
+
+/// The repository root (crates/cli and crates/netboot are both two levels down).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Debian's kernel, Xen and busybox (scripts/fetch-boot-packages.sh) and the token initrd
+/// (scripts/make-token-initrd.sh), built once per target dir: `target/boot-packages`.
+pub fn boot_packages() -> PathBuf {
+    let repo = repo_root();
+    let cache = repo.join("target/boot-packages");
+    let out = Command::new("bash").arg(repo.join("scripts/fetch-boot-packages.sh")).arg(&cache).output().unwrap();
+    assert!(out.status.success(), "fetch-boot-packages.sh: {}", String::from_utf8_lossy(&out.stderr));
+    let initrd = cache.join("token-initrd.gz");
+    if !initrd.exists() {
+        let out = Command::new("bash")
+            .arg(repo.join("scripts/make-token-initrd.sh"))
+            .arg(cache.join("root/bin/busybox"))
+            .arg(&initrd)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "make-token-initrd.sh: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    cache
+}
+
+/// A token unique to this run and `tag`; the token initrd prints `BOOT-TOKEN-<token>`, a string
+/// no script or menu text contains (they only carry `token=<token>`).
+pub fn run_token(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{tag}{:x}{nanos:x}", std::process::id())
+}
+
+/// `optrom serve …` as a child process in a namespace, its stderr (the log) in a file.
+pub struct Serve {
+    pub child: Child,
+    pub log: PathBuf,
+    /// The `SERVICE ADDRESS` lines it printed: service name → port.
+    pub ports: Vec<(String, u16)>,
+}
+
+impl Serve {
+    /// Starts `exe serve ARGS` in `ns` and waits until it has printed a line for each of
+    /// `services` (e.g. `["tftp", "http", "dhcp"]`).
+    pub fn start(ns: &Netns, exe: &Path, args: &[&str], services: &[&str], log: &Path) -> Serve {
+        use std::io::BufRead as _;
+        let mut child = ns
+            .command(exe)
+            .arg("serve")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut ports = Vec::new();
+        while !services.iter().all(|s| ports.iter().any(|(n, _): &(String, u16)| n == s)) {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                panic!(
+                    "optrom serve {args:?} printed {ports:?}, then ended:\n{}",
+                    std::fs::read_to_string(log).unwrap()
+                );
+            };
+            let (name, addr) = line.split_once(' ').unwrap();
+            ports.push((name.to_string(), addr.rsplit(':').next().unwrap().parse().unwrap()));
+        }
+        Serve { child, log: log.to_path_buf(), ports }
+    }
+
+    pub fn port(&self, name: &str) -> u16 {
+        self.ports.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no {name} in {:?}", self.ports)).1
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        sh(&["kill", "-TERM", &self.child.id().to_string()]);
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// dnsmasq as a network's own DHCP server (no TFTP, no boot options): `NET.100`–`NET.150` on
+/// `iface` in `ns`, with IPv6 router advertisements for `v6prefix` (iPXE waits ~12 s for IPv6
+/// autoconfiguration without them). `iface` needs an IPv6 address in that prefix.
+pub struct Dnsmasq {
+    child: Child,
+}
+
+impl Dnsmasq {
+    pub fn start(ns: &Netns, iface: &str, net: &str, v6prefix: &str, dir: &Path) -> Dnsmasq {
+        let err = dir.join("dnsmasq.err");
+        let mut child = ns
+            .command("dnsmasq")
+            .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0"])
+            // Stay root: the unprivileged user dnsmasq drops to cannot enter a 0700 checkout.
+            .arg("--user=root")
+            .args([&format!("--interface={iface}"), "--bind-interfaces", "--log-facility=-"])
+            .arg(format!("--dhcp-range={net}.100,{net}.150,255.255.255.0,1h"))
+            .args(["--enable-ra", &format!("--dhcp-range={v6prefix},ra-only,64")])
+            .arg(format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()))
+            // Not the shared /var/run/dnsmasq.pid: other dnsmasq instances may run on this host.
+            .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("dnsmasq exited ({status}): {}", std::fs::read_to_string(&err).unwrap_or_default());
+        }
+        Dnsmasq { child }
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// QEMU's OVMF arguments (q35, OVMF's code and a private copy of its variable store in `dir`).
+pub fn ovmf_args(dir: &Path, name: &str) -> Vec<String> {
+    let vars = dir.join(format!("{name}-vars.fd"));
+    std::fs::copy(OVMF_VARS, &vars).unwrap();
+    vec![
+        "-machine".into(),
+        "q35".into(),
+        "-drive".into(),
+        format!("if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"),
+        "-drive".into(),
+        format!("if=pflash,format=raw,unit=1,file={}", vars.display()),
+    ]
+}
+
+/// An x86_64 TCG guest in a namespace (`-accel tcg`: iPXE dies under KVM) with its serial
+/// console in `DIR/NAME.serial`; killed on drop.
+pub struct Guest {
+    pub name: String,
+    child: Child,
+    serial: PathBuf,
+    started: Instant,
+}
+
+impl Guest {
+    /// Starts `qemu-system-x86_64` with `args` after the common ones (TCG, no display, no
+    /// reboot, serial to the file).
+    pub fn start(ns: &Netns, dir: &Path, name: &str, args: &[String]) -> Guest {
+        let serial = dir.join(format!("{name}.serial"));
+        let child = ns
+            .command("qemu-system-x86_64")
+            .args(["-accel", "tcg", "-cpu", "max", "-display", "none", "-vga", "none", "-monitor", "none"])
+            .args(["-no-reboot", "-serial"])
+            .arg(format!("file:{}", serial.display()))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join(format!("{name}.qemu-stderr"))).unwrap())
+            .spawn()
+            .unwrap();
+        Guest { name: name.to_string(), child, serial, started: Instant::now() }
+    }
+
+    /// The serial console so far, `\r` removed.
+    pub fn serial_text(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.serial).unwrap_or_default()).replace('\r', "")
+    }
+
+    /// Waits until `marker` is on the serial console; returns the console text and the time
+    /// since the guest started. Panics (with the console and `context()`, e.g. the server log)
+    /// after `timeout` or when QEMU exits first.
+    pub fn wait_for(&mut self, marker: &str, timeout: Duration, context: impl Fn() -> String) -> (String, Duration) {
+        loop {
+            let text = self.serial_text();
+            if text.contains(marker) {
+                let took = self.started.elapsed();
+                eprintln!("{}: {marker:?} after {:.1} s", self.name, took.as_secs_f64());
+                return (text, took);
+            }
+            let exited = self.child.try_wait().unwrap();
+            if exited.is_some() || self.started.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!(
+                    "{}: {marker:?} not seen after {:?} (QEMU exit: {exited:?})\n--- serial\n{text}\n--- context\n{}",
+                    self.name,
+                    self.started.elapsed(),
+                    context()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
