@@ -167,26 +167,7 @@ fn boot_via_serve(tag: &str, net: &str, guest: &[&str], marker: &str) -> (String
     attach(&lan, &rtr, "eth0", "vrtr", "02:00:00:81:00:02");
     rtr.ip(&["addr", "add", &format!("{net}.2/24"), "dev", "eth0"]);
     rtr.ip(&["-6", "addr", "add", "fd81::2/64", "dev", "eth0", "nodad"]);
-    let mut router_dhcp = rtr
-        .command("dnsmasq")
-        .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0"])
-        // Stay root: the unprivileged user dnsmasq drops to cannot enter a 0700
-        // checkout (a mktemp clone, /root) to reach the TFTP directory.
-        .arg("--user=root")
-        .args(["--interface=eth0", "--bind-interfaces", "--log-facility=-"])
-        .arg(format!("--dhcp-range={net}.100,{net}.150,255.255.255.0,1h"))
-        .args(["--enable-ra", "--dhcp-range=fd81::,ra-only,64"])
-        .arg(format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()))
-        // Not the shared /var/run/dnsmasq.pid: other dnsmasq instances may run on this host.
-        .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("dnsmasq.err")).unwrap())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    if let Some(status) = router_dhcp.try_wait().unwrap() {
-        panic!("dnsmasq exited ({status}): {}", std::fs::read_to_string(dir.join("dnsmasq.err")).unwrap_or_default());
-    }
+    let router_dhcp = Dnsmasq::start(&rtr, "eth0", net, "fd81::", &dir);
     let root = dir.join("root");
     std::fs::create_dir_all(&root).unwrap();
     std::fs::copy(SNPONLY, root.join("snponly.efi")).unwrap();
@@ -245,8 +226,7 @@ fn boot_via_serve(tag: &str, net: &str, guest: &[&str], marker: &str) -> (String
     };
     let _ = qemu.kill();
     let _ = qemu.wait();
-    let _ = router_dhcp.kill();
-    let _ = router_dhcp.wait();
+    drop(router_dhcp);
     assert!(sigterm(server).success(), "SIGTERM: exit 0");
     (text, std::fs::read_to_string(&log).unwrap())
 }

@@ -14,7 +14,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,10 +29,6 @@ fn optrom(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 #[test]
@@ -124,23 +120,6 @@ fn check_and_explain() {
 
 // ---------------------------------------------------------------------------------------------
 
-fn boot_files() -> PathBuf {
-    let cache = repo().join("target/boot-packages");
-    let out = Command::new("bash").arg(repo().join("scripts/fetch-boot-packages.sh")).arg(&cache).output().unwrap();
-    assert!(out.status.success(), "fetch-boot-packages.sh: {}", String::from_utf8_lossy(&out.stderr));
-    let initrd = cache.join("token-initrd.gz");
-    if !initrd.exists() {
-        let out = Command::new("bash")
-            .arg(repo().join("scripts/make-token-initrd.sh"))
-            .arg(cache.join("root/bin/busybox"))
-            .arg(&initrd)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "make-token-initrd.sh: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    cache
-}
-
 fn serve(ns: &Netns, args: &[&str], log: &Path) -> (Child, u16) {
     let mut child = ns
         .command(env!("CARGO_BIN_EXE_optrom"))
@@ -215,7 +194,7 @@ fn serve_full_dhcp_boots_menu_default_linux_and_xen_with_status_page() {
     {
         return;
     }
-    let cache = boot_files();
+    let cache = boot_packages();
     let dir = tempfile::tempdir().unwrap();
     let pid = std::process::id();
     let (linux_token, xen_token) = (format!("L{pid:x}"), format!("X{pid:x}"));

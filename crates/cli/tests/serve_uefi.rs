@@ -142,12 +142,10 @@ vars = {{ token = "{xen_token}" }}
         Guest::start(&lan, &dir, name, &a)
     };
     // Independent guests, booted at the same time.
-    let mut linux = guest("linux", "tap0", linux_mac);
-    let mut xen = guest("xen", "tap1", xen_mac);
-    let (linux_text, _) = linux.wait_for(&format!("BOOT-TOKEN-{linux_token}"), GUEST_TIMEOUT, || server.log_text());
-    drop(linux);
-    let (xen_text, _) = xen.wait_for(&format!("BOOT-TOKEN-{xen_token}"), GUEST_TIMEOUT, || server.log_text());
-    drop(xen);
+    let linux = guest("linux", "tap0", linux_mac);
+    let xen = guest("xen", "tap1", xen_mac);
+    let [linux_text, xen_text] =
+        wait_all([(linux, &linux_token), (xen, &xen_token)], GUEST_TIMEOUT, || server.log_text());
 
     // The ROM's iPXE (its own virtio-net driver, not OVMF's SNP) drew the menu.
     assert!(linux_text.contains(&format!("net0: {linux_mac} using virtio-net on")), "{linux_text}");

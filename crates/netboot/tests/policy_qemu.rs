@@ -9,8 +9,10 @@
 //! Needs QEMU, Debian's ipxe-qemu ROMs and the Debian packages from
 //! scripts/fetch-boot-packages.sh; skips only with `OPTROM_SKIP_QEMU=1` (never under CI=true).
 
+mod common;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,11 +24,9 @@ use axum::response::{IntoResponse, Response};
 use optrom_netboot::policy::{Answer, BootConfig, Policy, ServerUrls};
 use tokio::io::AsyncReadExt;
 
-const ROM: &str = "/usr/lib/ipxe/qemu/pxe-virtio.rom";
+use common::boot_packages;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+const ROM: &str = "/usr/lib/ipxe/qemu/pxe-virtio.rom";
 
 fn skip(why: &str) -> bool {
     let allowed =
@@ -35,25 +35,6 @@ fn skip(why: &str) -> bool {
         eprintln!("SKIPPED: OPTROM_SKIP_QEMU=1 ({why})");
     }
     allowed
-}
-
-/// The Debian packages and the token initrd, built once per target dir.
-fn boot_files() -> PathBuf {
-    let cache = repo().join("target/boot-packages");
-    let out =
-        Command::new("bash").arg(repo().join("scripts/fetch-boot-packages.sh")).arg(&cache).output().expect("bash");
-    assert!(out.status.success(), "scripts/fetch-boot-packages.sh: {}", String::from_utf8_lossy(&out.stderr));
-    let initrd = cache.join("token-initrd.gz");
-    if !initrd.exists() {
-        let out = Command::new("bash")
-            .arg(repo().join("scripts/make-token-initrd.sh"))
-            .arg(cache.join("root/bin/busybox"))
-            .arg(&initrd)
-            .output()
-            .expect("bash");
-        assert!(out.status.success(), "make-token-initrd.sh: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    cache
 }
 
 async fn handle(
@@ -167,7 +148,7 @@ async fn bios_ipxe_menu_default_boots_debian_kernel_and_xen() {
     {
         return;
     }
-    let cache = boot_files();
+    let cache = boot_packages();
     let dir = tempfile::tempdir().unwrap();
 
     // Linux: a menu whose default boots after the timeout; a broken Xen item beside it is greyed
@@ -244,7 +225,7 @@ async fn ovmf_client_gets_xen_efi_for_the_same_xen_menu() {
     {
         return;
     }
-    let cache = boot_files();
+    let cache = boot_packages();
     let dir = tempfile::tempdir().unwrap();
     let vars = dir.path().join("vars.fd");
     std::fs::copy("/usr/share/OVMF/OVMF_VARS_4M.fd", &vars).unwrap();

@@ -411,6 +411,22 @@ impl Guest {
     }
 }
 
+/// Waits (each up to `timeout`), at the same time, until each guest shows `BOOT-TOKEN-<its token>` (each one is
+/// stopped as soon as it does, so it frees its CPU for the others); the consoles, in order.
+pub fn wait_all<const N: usize>(
+    guests: [(Guest, &String); N],
+    timeout: Duration,
+    context: impl Fn() -> String + Sync,
+) -> [String; N] {
+    std::thread::scope(|s| {
+        let context = &context;
+        let waits = guests.map(|(mut guest, token)| {
+            s.spawn(move || guest.wait_for(&format!("BOOT-TOKEN-{token}"), timeout, context).0)
+        });
+        waits.map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    })
+}
+
 impl Drop for Guest {
     fn drop(&mut self) {
         let _ = self.child.kill();
