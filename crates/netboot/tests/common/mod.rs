@@ -433,3 +433,67 @@ impl Drop for Guest {
         let _ = self.child.wait();
     }
 }
+
+/// An NFSv3 server in `ns`: Debian's nfs-ganesha (userspace, VFS backend) exporting `export`
+/// read-write without root squashing, with its own rpcbind. Both run in a private mount
+/// namespace with an empty /run, so they never touch the host's rpcbind socket; both are
+/// stopped on drop.
+pub struct NfsServer {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl NfsServer {
+    pub fn start(ns: &Netns, export: &Path, dir: &Path) -> NfsServer {
+        let config = dir.join("ganesha.conf");
+        let log = dir.join("ganesha.log");
+        std::fs::write(
+            &config,
+            format!(
+                "NFS_CORE_PARAM {{ Protocols = 3; Enable_NLM = false; Enable_RQUOTA = false; }}\n\
+                 NFSV4 {{ Graceless = true; }}\n\
+                 EXPORT {{ Export_Id = 1; Path = {export}; Pseudo = /export; Access_Type = RW; \
+                 Squash = No_Root_Squash; Protocols = 3; Transports = TCP, UDP; SecType = sys; \
+                 FSAL {{ Name = VFS; }} }}\n",
+                export = export.display()
+            ),
+        )
+        .unwrap();
+        let script = format!(
+            "mount -t tmpfs -o mode=0755 optrom-nfs-run /run || exit 1; rpcbind -f -w & r=$!; \
+             trap 'kill $r $g; wait' TERM; while [ ! -S /run/rpcbind.sock ]; do sleep 0.1; done; \
+             ganesha.nfsd -F -L {} -f {} -p {} & g=$!; wait $g",
+            log.display(),
+            config.display(),
+            dir.join("ganesha.pid").display()
+        );
+        let child = ns
+            .command("unshare")
+            .args(["--mount", "sh", "-c", &script])
+            .stdout(std::fs::File::create(dir.join("ganesha.out")).unwrap())
+            .stderr(std::fs::File::create(dir.join("ganesha.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let server = NfsServer { child, log };
+        let t = Instant::now();
+        while !std::fs::read_to_string(&server.log).unwrap_or_default().contains("NFS SERVER INITIALIZED") {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "nfs-ganesha did not start:\n{}\n{}",
+                std::fs::read_to_string(&server.log).unwrap_or_default(),
+                std::fs::read_to_string(dir.join("ganesha.err")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        server
+    }
+}
+
+impl Drop for NfsServer {
+    fn drop(&mut self) {
+        // `ip netns exec` and unshare exec the shell, which stops and reaps both daemons (each
+        // in the foreground: a daemonising rpcbind would escape it).
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).output();
+        let _ = self.child.wait();
+    }
+}
