@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 # nginx-light: the reference servers of scripts/bench-serve.sh; busybox-static (udhcpc),
 # isc-dhcp-client (dhclient), iproute2: the DHCP tests' clients and namespaces (dnsmasq-base is
 # also the network's DHCP server and a TFTP server there).
-APT_PACKAGES=(ipxe-qemu ipxe seabios ovmf python3-dev python3-pip gcc chromium man-db dnsmasq-base libvirt-clients libxml2-utils busybox-static iproute2 isc-dhcp-client curl atftp tftp-hpa tftpd-hpa nginx-light cpio)
+APT_PACKAGES=(ipxe-qemu ipxe seabios ovmf python3-dev python3-pip gcc chromium man-db dnsmasq-base libvirt-clients libxml2-utils busybox-static iproute2 isc-dhcp-client curl atftp tftp-hpa tftpd-hpa nginx-light cpio nfs-ganesha nfs-ganesha-vfs rpcbind)
 PY_PACKAGES=(uefi_firmware)
 FUZZ_SECONDS=${OPTROM_FUZZ_SECONDS:-60}
 

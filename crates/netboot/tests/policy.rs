@@ -545,6 +545,31 @@ fn xen_checks_table() {
     }
 }
 
+/// The issue's classic Xen-over-NFS line (`nfsroot=…,vers=3,udp`) boots nothing with Debian 12's
+/// kernel (measured: crates/cli/tests/serve_nfs.rs got "Invalid argument" before it used tcp): a
+/// warning that names the fix; the item is still offered (other kernels may have NFS over UDP).
+#[test]
+fn xen_nfs_root_over_udp_is_warned_about() {
+    let root = Root::new();
+    let udp = "root=/dev/nfs boot=nfs ip=dhcp nfsroot=10.0.0.1:/srv/nfs/debian,vers=3,udp";
+    let policy = root.policy(&xen_config("xen", "x", udp, 1, ""));
+    let d = policy.explain(&ipxe(ClientArch::Bios, "52:54:00:00:00:01"), &urls());
+    assert!(errors(&d).is_empty(), "{:?}", d.findings);
+    let warning = d.findings.iter().find(|f| f.severity == Severity::Warning).map(|f| f.to_string());
+    assert_eq!(
+        warning.as_deref(),
+        Some(
+            "warning: item `xen`: the dom0 command line mounts the NFS root over UDP (nfsroot=…,udp); Debian 12's \
+             kernel is built with CONFIG_NFS_DISABLE_UDP_SUPPORT=y and fails that mount with \"Invalid argument\" — use tcp"
+        )
+    );
+    assert!(d.script.contains("\nboot "), "still offered:\n{}", d.script);
+    let tcp = udp.replace(",udp", ",tcp");
+    let policy = root.policy(&xen_config("xen", "x", &tcp, 1, ""));
+    let d = policy.explain(&ipxe(ClientArch::Bios, "52:54:00:00:00:01"), &urls());
+    assert!(d.findings.iter().all(|f| f.severity == Severity::Note), "{:?}", d.findings);
+}
+
 #[test]
 fn xen_bios_script_and_efi_alternative() {
     let root = Root::new();

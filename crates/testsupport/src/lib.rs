@@ -5,11 +5,13 @@
 //! ([`DhcpRouter`], [`proxy_lan`]) or as any other role ([`dnsmasq`]); servers as child processes
 //! ([`Server`], [`optrom_serve`]); QEMU TCG guests on a tap and waiting for markers on their
 //! serial console ([`qemu_on_tap`], [`wait_for_console`]); scratch directories, Debian's boot
-//! packages from `scripts/fetch-boot-packages.sh` ([`boot_packages`]) and per-run tokens.
+//! packages from `scripts/fetch-boot-packages.sh` ([`boot_packages`]) and per-run tokens; guests
+//! booted by `optrom serve` ([`Serve`], [`Guest`], [`wait_all`]) and an NFSv3 server ([`NfsServer`]).
 
 mod console;
 mod dnsmasq;
 mod files;
+mod guests;
 mod netns;
 mod process;
 mod skip;
@@ -17,6 +19,7 @@ mod skip;
 pub use console::{ConsoleMiss, console_text, markers_in_order, qemu_on_tap, seabios_sercon, wait_for_console};
 pub use dnsmasq::{DhcpRouter, dnsmasq, expect_running, ipxe_boot_root, proxy_lan};
 pub use files::{boot_packages, fetch_boot_packages, repo_root, scratch_in, token, write_exec};
+pub use guests::{Guest, NfsServer, Serve, ovmf_args, wait_all};
 pub use netns::{Netns, add_tap, attach, bridge, sh};
 pub use process::{Server, optrom_serve, port, sigterm};
 pub use skip::{

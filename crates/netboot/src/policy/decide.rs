@@ -13,8 +13,8 @@ use super::config::{BootConfig, FileRef, Item, ItemKind, Menu, Rule, RuleTarget}
 use super::once::{MemoryOnceStore, OnceStore};
 use super::rules::{Selection, Specificity, Subject, select};
 use super::xen::{
-    GunzipCache, IPXE_MAX_MODULES, IPXE_MULTIBOOT_CMDLINE_BYTES, has_ip_setting, multiboot_line_bytes, sniff,
-    wants_nfs_root,
+    GunzipCache, IPXE_MAX_MODULES, IPXE_MULTIBOOT_CMDLINE_BYTES, has_ip_setting, multiboot_line_bytes,
+    nfs_root_over_udp, sniff, wants_nfs_root,
 };
 
 /// Where the server is, as clients see it.
@@ -687,8 +687,19 @@ impl<'a> Renderer<'a> {
         out
     }
 
-    fn nfs_root_check(&self, args: Option<&str>, has_initrd: bool, what: &str) -> Result<(), Refusal> {
+    fn nfs_root_check(&mut self, item: &Item, args: Option<&str>, has_initrd: bool, what: &str) -> Result<(), Refusal> {
         let Some(args) = args.filter(|a| wants_nfs_root(a)) else { return Ok(()) };
+        if nfs_root_over_udp(args) {
+            // A warning, not an error: other kernels may still have NFS over UDP.
+            self.findings.push(Finding {
+                severity: Severity::Warning,
+                item: Some(item.id.clone()),
+                message: format!(
+                    "{what} mounts the NFS root over UDP (nfsroot=…,udp); Debian 12's kernel is built with \
+                     CONFIG_NFS_DISABLE_UDP_SUPPORT=y and fails that mount with \"Invalid argument\" — use tcp"
+                ),
+            });
+        }
         if !has_initrd {
             return Err(Refusal::item(format!(
                 "{what} has root=/dev/nfs but no initrd: Debian's kernels build NFS as a module and without \
@@ -715,7 +726,7 @@ impl<'a> Renderer<'a> {
                     self.require("initrd", i)?;
                 }
                 let args = self.args(item, "args", args.as_deref())?;
-                self.nfs_root_check(args.as_deref(), !initrds.is_empty(), "the kernel command line")?;
+                self.nfs_root_check(item, args.as_deref(), !initrds.is_empty(), "the kernel command line")?;
                 let mut line = format!("kernel {}", self.url(kernel));
                 if arch.is_efi() {
                     // iPXE's EFI loader hands the kernel's EFI stub the initrds it names.
@@ -743,7 +754,7 @@ impl<'a> Renderer<'a> {
                 for m in modules {
                     self.require("module", &m.file)?;
                 }
-                self.nfs_root_check(dom0_args.as_deref(), !modules.is_empty(), "the dom0 command line")?;
+                self.nfs_root_check(item, dom0_args.as_deref(), !modules.is_empty(), "the dom0 command line")?;
                 if arch.is_efi() {
                     return self.xen_efi_commands(item, efi.as_ref(), kernel, modules.len());
                 }

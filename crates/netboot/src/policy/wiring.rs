@@ -115,10 +115,24 @@ impl ScriptProvider for PolicyService {
         let urls = self.urls();
         let address = Some(request.client.ip());
         match self.policy.answer(&request.query, &urls) {
-            Answer::Bootstrap(text) | Answer::XenCfg(text) => HttpScript::Ready(text),
+            Answer::Bootstrap(text) => HttpScript::Ready(text),
+            Answer::XenCfg(text) => {
+                tracing::info!(client = %request.client, "xen.cfg served for Xen's EFI loader");
+                HttpScript::Ready(text)
+            }
             Answer::Script { facts, decision } => {
+                let detail = script_step_detail(&decision);
+                tracing::info!(
+                    client = %request.client,
+                    mac = facts.mac.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+                    arch = %facts.arch,
+                    firmware = %facts.firmware,
+                    rule = decision.rule.as_ref().map_or("-", |(name, _)| name.as_str()),
+                    decision = %detail,
+                    "boot decision"
+                );
                 if let Some(mac) = facts.mac {
-                    self.tracker().record(mac, address, Event::Script { decision: decision.target.to_string() });
+                    self.tracker().record(mac, address, Event::Script { decision: detail });
                     for f in decision.findings.iter().filter(|f| f.severity == super::decide::Severity::Error) {
                         self.tracker().record(
                             mac,
@@ -174,6 +188,17 @@ impl ScriptProvider for PolicyService {
     fn status_page(&self) -> Option<String> {
         Some(self.tracker().render_html())
     }
+}
+
+/// What the log and the status page say about a served script: the target, then every note and
+/// warning behind it — e.g. why a UEFI client gets Xen's EFI loader instead of multiboot.
+pub fn script_step_detail(decision: &super::decide::ScriptDecision) -> String {
+    let mut detail = decision.target.to_string();
+    for f in decision.findings.iter().filter(|f| f.severity != super::decide::Severity::Error) {
+        detail.push_str("; ");
+        detail.push_str(&f.to_string());
+    }
+    detail
 }
 
 /// Where `optrom serve` gets its boot policy from.
@@ -257,4 +282,64 @@ pub fn check_urls(config: &crate::ServeConfig) -> ServerUrls {
     let port = config.http.port;
     let base = if port == 80 { format!("http://{address}") } else { format!("http://{address}:{port}") };
     ServerUrls::new(&base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::ScriptRequest;
+
+    /// A Xen item with `efi` served to an x64 UEFI iPXE and to a BIOS iPXE: the status page's
+    /// script step says why the UEFI client got Xen's EFI loader, and the BIOS one gets no note.
+    #[test]
+    fn script_step_says_why_a_uefi_client_gets_xen_efi() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["xen.efi", "vmlinuz", "initrd"] {
+            std::fs::write(dir.path().join(f), b"x").unwrap();
+        }
+        // An ELF file with a Multiboot header (magic, flags, checksum summing to 0) in its first
+        // 8 KiB, as the Multiboot specification (section 3.1.1) places it.
+        let mut xen = vec![0u8; 8192];
+        xen[..4].copy_from_slice(b"\x7fELF");
+        let (magic, flags) = (0x1BAD_B002u32, 0u32);
+        xen[16..20].copy_from_slice(&magic.to_le_bytes());
+        xen[20..24].copy_from_slice(&flags.to_le_bytes());
+        xen[24..28].copy_from_slice(&0u32.wrapping_sub(magic).wrapping_sub(flags).to_le_bytes());
+        std::fs::write(dir.path().join("xen"), &xen).unwrap();
+        let path = dir.path().join("boot.toml");
+        std::fs::write(
+            &path,
+            "[menu.main]\nitems = [\"xen\"]\ndefault = \"xen\"\ntimeout = 0\n[item.xen]\nkind = \"xen\"\n\
+             hypervisor = \"xen\"\nefi = \"xen.efi\"\nkernel = \"vmlinuz\"\nmodules = [{ file = \"initrd\" }]\n",
+        )
+        .unwrap();
+        let policy = Policy::new(crate::policy::BootConfig::load(&path).unwrap());
+        let service =
+            PolicyService::new(Arc::new(policy), ServerUrls::new("http://10.0.0.1"), Arc::new(BootTracker::new()));
+        let ask = |mac: &str, platform: &str, buildarch: &str| {
+            let query = [("mac", mac), ("platform", platform), ("buildarch", buildarch)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let request = ScriptRequest { client: "10.0.0.9:1000".parse().unwrap(), mac: None, query };
+            match service.script(&request) {
+                HttpScript::Ready(text) => text,
+                other => panic!("{other:?}"),
+            }
+        };
+        let uefi = ask("52:54:00:00:00:07", "efi", "x86_64");
+        assert!(uefi.contains("chain --name xen.efi http://10.0.0.1/xen.efi"), "{uefi}");
+        let bios = ask("52:54:00:00:00:08", "pcbios", "i386");
+        assert!(bios.contains("kernel http://10.0.0.1/xen") && !bios.contains("xen.efi"), "{bios}");
+        let detail = |mac: &str| {
+            let mac: Mac = mac.parse().unwrap();
+            let client = service.tracker().snapshot().into_iter().find(|c| c.mac == mac).unwrap();
+            client.steps[&Step::Script].1.clone()
+        };
+        assert_eq!(
+            detail("52:54:00:00:00:07"),
+            "menu `main`; note: item `xen`: x64 UEFI clients boot Xen's EFI loader xen.efi (no multiboot on UEFI)"
+        );
+        assert_eq!(detail("52:54:00:00:00:08"), "menu `main`");
+    }
 }

@@ -130,3 +130,26 @@ pub fn wants_nfs_root(args: &str) -> bool {
 pub fn has_ip_setting(args: &str) -> bool {
     args.split_whitespace().any(|w| w.starts_with("ip="))
 }
+
+/// True if the command line's `nfsroot=[SERVER:]PATH[,OPTIONS]` (the kernel's nfsroot.rst
+/// syntax) asks for NFS over UDP: option `udp` or `proto=udp`.
+pub fn nfs_root_over_udp(args: &str) -> bool {
+    args.split_whitespace()
+        .filter_map(|w| w.strip_prefix("nfsroot="))
+        .any(|v| v.split(',').skip(1).any(|o| o == "udp" || o == "proto=udp"))
+}
+
+#[cfg(test)]
+mod nfs_tests {
+    use super::nfs_root_over_udp;
+
+    #[test]
+    fn nfsroot_options_name_the_transport() {
+        assert!(nfs_root_over_udp("root=/dev/nfs nfsroot=10.0.0.1:/srv/nfs/debian,vers=3,udp ip=dhcp"));
+        assert!(nfs_root_over_udp("nfsroot=/srv,proto=udp"));
+        assert!(!nfs_root_over_udp("nfsroot=10.0.0.1:/srv/nfs/debian,vers=3,tcp"));
+        // A path that merely contains "udp" is no option.
+        assert!(!nfs_root_over_udp("nfsroot=10.0.0.1:/srv/udp"));
+        assert!(!nfs_root_over_udp("root=/dev/nfs ip=dhcp udp"));
+    }
+}
