@@ -195,3 +195,47 @@ pub fn run_child_server(spec: &str) {
             .unwrap();
     });
 }
+
+/// `optrom serve ARGS` (the binary `exe`) started in `ns`, its log (stderr) in `log`; returns
+/// the child and the `NAME PORT` lines it prints on stdout once every service is bound (read
+/// until `http` and, unless `--dhcp off` or no `--dhcp`, `dhcp` have been announced).
+pub fn start_serve(ns: &Netns, exe: &Path, args: &[&str], log: &Path) -> (Child, Vec<(String, u16)>) {
+    use std::io::BufRead as _;
+    let mut child = ns
+        .command(exe)
+        .arg("serve")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let dhcp = args.windows(2).any(|w| w[0] == "--dhcp" && w[1] != "off");
+    let mut ports: Vec<(String, u16)> = Vec::new();
+    let announced = |ports: &[(String, u16)], name: &str| ports.iter().any(|(n, _)| n == name);
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let Ok(line) = line else { break };
+        let Some((name, addr)) = line.split_once(' ') else { continue };
+        ports.push((name.to_string(), addr.rsplit(':').next().unwrap().parse().unwrap()));
+        if announced(&ports, "http") && (!dhcp || announced(&ports, "dhcp")) {
+            break;
+        }
+    }
+    assert!(
+        announced(&ports, "http"),
+        "optrom serve did not start: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    (child, ports)
+}
+
+/// SIGTERM to a server started by [`start_serve`] (`ip netns exec` execs it, so the child's
+/// pid is the server's), then its exit status.
+pub fn sigterm(mut child: Child) -> std::process::ExitStatus {
+    sh(&["kill", "-TERM", &child.id().to_string()]);
+    child.wait().unwrap()
+}
+
+/// The port [`start_serve`] announced for service `name`.
+pub fn port(ports: &[(String, u16)], name: &str) -> u16 {
+    ports.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no {name} in {ports:?}")).1
+}
