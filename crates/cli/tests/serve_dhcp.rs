@@ -14,7 +14,6 @@
 #[path = "../../netboot/tests/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,34 +22,7 @@ use common::*;
 
 /// `optrom serve …` in `ns`; returns the child and the (service → port) lines it printed.
 fn serve(ns: &Netns, args: &[&str], log: &Path) -> (Child, Vec<(String, u16)>) {
-    let mut child = ns
-        .command(env!("CARGO_BIN_EXE_optrom"))
-        .arg("serve")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut ports = Vec::new();
-    for _ in 0..3 {
-        let Some(Ok(l)) = lines.next() else { break };
-        let (name, addr) = l.split_once(' ').unwrap();
-        ports.push((name.to_string(), addr.rsplit(':').next().unwrap().parse().unwrap()));
-        if ports.len() == args.iter().filter(|a| a.starts_with("--dhcp")).count() + 2 {
-            break;
-        }
-    }
-    (child, ports)
-}
-
-fn port(ports: &[(String, u16)], name: &str) -> u16 {
-    ports.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no {name} in {ports:?}")).1
-}
-
-fn sigterm(mut child: Child) -> std::process::ExitStatus {
-    sh(&["kill", "-TERM", &child.id().to_string()]);
-    child.wait().unwrap()
+    start_serve(ns, Path::new(env!("CARGO_BIN_EXE_optrom")), args, log)
 }
 
 const UDHCPC_SCRIPT: &str = "#!/bin/sh\ncase \"$1\" in bound|renew) ip addr flush dev \"$interface\"; ip addr add \"$ip/$mask\" dev \"$interface\" ;; esac\necho \"$1 ${ip:-}\" >> \"$UDHCPC_LOG\"\n";

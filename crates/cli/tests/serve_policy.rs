@@ -13,7 +13,6 @@
 #[path = "../../netboot/tests/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -142,23 +141,8 @@ fn boot_files() -> PathBuf {
 }
 
 fn serve(ns: &Netns, args: &[&str], log: &Path) -> (Child, u16) {
-    let mut child = ns
-        .command(env!("CARGO_BIN_EXE_optrom"))
-        .arg("serve")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut http = 0;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines().take(3) {
-        let line = line.unwrap();
-        if let Some(addr) = line.strip_prefix("http ") {
-            http = addr.rsplit(':').next().unwrap().parse().unwrap();
-        }
-    }
-    assert_ne!(http, 0, "no http line: {}", std::fs::read_to_string(log).unwrap_or_default());
-    (child, http)
+    let (child, ports) = start_serve(ns, Path::new(env!("CARGO_BIN_EXE_optrom")), args, log);
+    (child, port(&ports, "http"))
 }
 
 /// Runs a SeaBIOS + pxe-virtio.rom guest on `tap` until `token` shows on its serial console;
