@@ -15,7 +15,7 @@
 //!
 //! Needs root, iproute2, curl, qemu-system-{aarch64,riscv64,loongarch64}, qemu-efi-aarch64
 //! and Debian trixie's test data (scripts/fetch-testdata.sh); FAILS without them unless
-//! OPTROM_SKIP_NETNS=1 / OPTROM_SKIP_QEMU=1 (never under CI=true).
+//! OPTROM_SKIP_NETNS=1 / OPTROM_SKIP_QEMU=1 / OPTROM_SKIP_TESTDATA=1 (never under CI=true).
 
 #[path = "../../netboot/tests/common/mod.rs"]
 mod common;
@@ -39,7 +39,7 @@ fn trixie_root() -> Option<PathBuf> {
     if !ok {
         eprintln!("fetch-testdata.sh: {}", String::from_utf8_lossy(&out.stderr));
     }
-    require(ok, "OPTROM_SKIP_QEMU", "Debian trixie's test data (scripts/fetch-testdata.sh)").then_some(root)
+    require(ok, "OPTROM_SKIP_TESTDATA", "Debian trixie's test data (scripts/fetch-testdata.sh)").then_some(root)
 }
 
 fn arm64_kernel(root: &Path) -> PathBuf {
@@ -245,9 +245,16 @@ fn serve_full_dhcp_network_boots_arm64_riscv64_and_loongarch64_uefi_guests() {
     // The arm64 guest really ran Debian's kernel from our initrd.
     let arm_console = &runs[0].console;
     assert!(arm_console.contains("Linux version ") && arm_console.contains("aarch64"), "{arm_console}");
-    // Each iPXE came from the firmware's PXE (the banner after the firmware's download).
+    // Each iPXE came from the firmware's PXE: the firmware's download, then iPXE's banner.
     for run in &runs {
-        assert!(run.console.contains("iPXE"), "{}: no iPXE banner: {}", run.label, run.console);
+        let text = &run.console;
+        let downloaded = text.find("NBP file downloaded successfully");
+        let banner = text.find("Open Source Network Boot Firmware");
+        assert!(
+            matches!((downloaded, banner), (Some(d), Some(b)) if d < b),
+            "{}: no firmware download followed by iPXE's banner: {text}",
+            run.label
+        );
     }
 
     let linux_text = std::fs::read_to_string(&linux_log).unwrap();
