@@ -2,7 +2,8 @@
 # Builds the initrd the netboot end-to-end tests boot: a newc cpio (gzip'd) holding Debian's
 # busybox-static and an /init that prints "BOOT-TOKEN-<token>" (the token= word of the kernel
 # command line) on the console and powers the machine off. Works as a Linux initrd and as a
-# Xen dom0 initrd (console=hvc0).
+# Xen dom0 initrd (console=hvc0). BUSYBOX may be any architecture's static busybox (the
+# serve_arch test uses trixie's arm64 one): it is only copied, never run on this host.
 #
 #   bash scripts/make-token-initrd.sh BUSYBOX OUT.cpio.gz
 set -euo pipefail

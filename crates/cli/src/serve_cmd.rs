@@ -174,6 +174,10 @@ pub fn run(args: ServeArgs) -> u8 {
                 return EXIT_UNUSABLE;
             }
         };
+        if let Some(p) = &policy_service {
+            // The status page shows what DHCP and TFTP report to the server's tracker.
+            p.set_tracker(server.context().tracker.clone());
+        }
         if let (Some(p), Some((_, a))) = (&policy_service, server.local_addrs().into_iter().find(|(n, _)| *n == "http"))
         {
             p.set_urls(server_urls(&config, a.port(), None));

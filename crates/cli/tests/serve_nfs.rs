@@ -102,8 +102,7 @@ fn xen_dom0_boots_from_an_nfs_root_with_the_example_menu() {
         "--tftp-port",
         "0",
     ];
-    let server =
-        Serve::start(&lan, Path::new(env!("CARGO_BIN_EXE_optrom")), &args, &["http", "dhcp"], &dir.join("serve.log"));
+    let server = Serve::start(&lan, env!("CARGO_BIN_EXE_optrom"), &args, &dir.join("serve.log"));
     let sercon = dir.join("sercon-port.bin");
     std::fs::write(&sercon, [0xf8, 0x03]).unwrap(); // SeaBIOS: mirror text output to COM1
     let guest_args: Vec<String> = [

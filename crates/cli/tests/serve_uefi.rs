@@ -27,8 +27,8 @@ const SNPONLY: &str = "/usr/lib/ipxe/snponly.efi";
 /// OVMF TCG boots take 15–40 s on an idle machine; CI runs several guests on 2 shared cores.
 const GUEST_TIMEOUT: Duration = Duration::from_secs(900);
 
-fn optrom() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_optrom"))
+fn optrom() -> &'static str {
+    env!("CARGO_BIN_EXE_optrom")
 }
 
 fn prerequisites() -> bool {
@@ -132,7 +132,7 @@ vars = {{ token = "{xen_token}" }}
         "--tftp-port",
         "0",
     ];
-    let server = Serve::start(&lan, optrom(), &args, &["tftp", "http", "dhcp"], &dir.join("serve.log"));
+    let server = Serve::start(&lan, optrom(), &args, &dir.join("serve.log"));
     let guest = |name: &str, tap: &str, mac: &str| {
         let mut a = ovmf_args(&dir, name);
         a.extend(
@@ -223,7 +223,7 @@ fn proxy_dhcp_ovmf_without_rom_chains_snponly_to_quick_linux() {
         "--cmdline",
         &cmdline,
     ];
-    let server = Serve::start(&lan, optrom(), &args, &["tftp", "http", "dhcp"], &dir.join("serve.log"));
+    let server = Serve::start(&lan, optrom(), &args, &dir.join("serve.log"));
     assert_eq!((server.port("tftp"), server.port("http"), server.port("dhcp")), (69, 80, 67));
     let mut a = ovmf_args(&dir, "ovmf");
     a.extend(["-m", "1024", "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"].map(String::from));

@@ -8,6 +8,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use crate::netns::{Netns, sh};
+use crate::process::optrom_serve;
 use crate::skip::{OVMF_CODE, OVMF_VARS};
 
 /// `optrom serve …` as a child process in a namespace, its stderr (the log) in a file.
@@ -19,31 +20,10 @@ pub struct Serve {
 }
 
 impl Serve {
-    /// Starts `exe serve ARGS` in `ns` and waits until it has printed a line for each of
-    /// `services` (e.g. `["tftp", "http", "dhcp"]`).
-    pub fn start(ns: &Netns, exe: &Path, args: &[&str], services: &[&str], log: &Path) -> Serve {
-        use std::io::BufRead as _;
-        let mut child = ns
-            .command(exe)
-            .arg("serve")
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut ports = Vec::new();
-        while !services.iter().all(|s| ports.iter().any(|(n, _): &(String, u16)| n == s)) {
-            let Some(Ok(line)) = lines.next() else {
-                let _ = child.kill();
-                panic!(
-                    "optrom serve {args:?} printed {ports:?}, then ended:\n{}",
-                    std::fs::read_to_string(log).unwrap()
-                );
-            };
-            let (name, addr) = line.split_once(' ').unwrap();
-            ports.push((name.to_string(), addr.rsplit(':').next().unwrap().parse().unwrap()));
-        }
+    /// Starts `exe serve ARGS` in `ns` and waits until it has announced its services
+    /// ([`optrom_serve`]).
+    pub fn start(ns: &Netns, exe: &str, args: &[&str], log: &Path) -> Serve {
+        let (child, ports) = optrom_serve(ns, exe, args, log);
         Serve { child, log: log.to_path_buf(), ports }
     }
 

@@ -62,7 +62,9 @@ impl Drop for Server {
 }
 
 /// `<optrom> serve <args…>` in `ns` (stderr to `log`); returns the child and the
-/// `(service, port)` pairs it printed on stdout (`tftp`, `http`, and `dhcp` with `--dhcp`).
+/// `(service, port)` lines it printed on stdout once every service is bound: read until `http`
+/// and, unless there is no `--dhcp` or it is `--dhcp off`, `dhcp` have been announced. Panics
+/// with the log if the server ends first.
 pub fn optrom_serve(ns: &Netns, optrom: &str, args: &[&str], log: &Path) -> (Child, Vec<(String, u16)>) {
     let mut child = ns
         .command(optrom)
@@ -72,14 +74,22 @@ pub fn optrom_serve(ns: &Netns, optrom: &str, args: &[&str], log: &Path) -> (Chi
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap();
-    let services = args.iter().filter(|a| a.starts_with("--dhcp")).count() + 2;
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut ports = Vec::new();
-    while ports.len() < services {
-        let Some(Ok(l)) = lines.next() else { break };
-        let (name, addr) = l.split_once(' ').unwrap();
+    let dhcp = args.windows(2).any(|w| w[0] == "--dhcp" && w[1] != "off");
+    let mut ports: Vec<(String, u16)> = Vec::new();
+    let announced = |ports: &[(String, u16)], name: &str| ports.iter().any(|(n, _)| n == name);
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let Ok(line) = line else { break };
+        let Some((name, addr)) = line.split_once(' ') else { continue };
         ports.push((name.to_string(), addr.rsplit(':').next().unwrap().parse().unwrap()));
+        if announced(&ports, "http") && (!dhcp || announced(&ports, "dhcp")) {
+            break;
+        }
     }
+    assert!(
+        announced(&ports, "http") && (!dhcp || announced(&ports, "dhcp")),
+        "optrom serve {args:?} did not start: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
     (child, ports)
 }
 
