@@ -171,40 +171,7 @@ fn serve_full_dhcp_boots_menu_default_linux_and_xen_with_status_page() {
     let config = dir.path().join("boot.toml");
     std::fs::write(
         &config,
-        format!(
-            r#"
-[server]
-root = "{root}"
-[menu.main]
-title = "optrom e2e"
-items = ["debian", "local"]
-default = "debian"
-timeout = 2
-[item.debian]
-kind = "linux"
-label = "Debian kernel + busybox"
-kernel = "vmlinuz"
-initrds = ["token-initrd.gz"]
-args = "console=ttyS0 quiet token={{{{ token }}}}"
-[item.xen]
-kind = "xen"
-hypervisor = "root/boot/xen-4.17-amd64.gz"
-hypervisor_args = "dom0_mem=512M loglvl=all com1=115200,8n1 console=com1"
-kernel = "vmlinuz"
-args = "console=hvc0 earlyprintk=xen token={{{{ token }}}}"
-modules = [{{ file = "token-initrd.gz" }}]
-[item.local]
-kind = "local"
-[vars]
-token = "{linux_token}"
-[[rule]]
-name = "xen-guest"
-mac = "52:54:00:82:00:02"
-item = "xen"
-vars = {{ token = "{xen_token}" }}
-"#,
-            root = cache.display()
-        ),
+        linux_and_xen_menu(&cache, "optrom e2e", &linux_token, "52:54:00:82:00:02", &xen_token, false),
     )
     .unwrap();
 

@@ -54,45 +54,8 @@ fn full_dhcp_efi_rom_boots_menu_linux_and_xen_efi() {
     let (linux_mac, xen_mac) = ("52:54:00:83:00:01", "52:54:00:83:00:02");
     // The Xen item is the one serve_policy.rs boots on BIOS by multiboot, plus `efi`.
     let config = dir.join("boot.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[server]
-root = "{root}"
-[menu.main]
-title = "optrom uefi e2e"
-items = ["debian", "local"]
-default = "debian"
-timeout = 2
-[item.debian]
-kind = "linux"
-label = "Debian kernel + busybox"
-kernel = "vmlinuz"
-initrds = ["token-initrd.gz"]
-args = "console=ttyS0 quiet token={{{{ token }}}}"
-[item.xen]
-kind = "xen"
-hypervisor = "root/boot/xen-4.17-amd64.gz"
-hypervisor_args = "dom0_mem=512M loglvl=all com1=115200,8n1 console=com1"
-efi = "root/boot/xen-4.17-amd64.efi"
-kernel = "vmlinuz"
-args = "console=hvc0 earlyprintk=xen token={{{{ token }}}}"
-modules = [{{ file = "token-initrd.gz" }}]
-[item.local]
-kind = "local"
-[vars]
-token = "{linux_token}"
-[[rule]]
-name = "xen-guest"
-mac = "{xen_mac}"
-item = "xen"
-vars = {{ token = "{xen_token}" }}
-"#,
-            root = cache.display()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, linux_and_xen_menu(&cache, "optrom uefi e2e", &linux_token, xen_mac, &xen_token, true))
+        .unwrap();
     let c = config.to_str().unwrap();
 
     // What the operator sees before any machine boots: the EFI path, and why.

@@ -208,3 +208,54 @@ impl Drop for NfsServer {
         let _ = self.child.wait();
     }
 }
+
+/// The end-to-end tests' boot configuration: menu `main` (`title`) whose default item boots
+/// Debian's kernel with the token initrd (`vmlinuz`, `token-initrd.gz` under `root`, the
+/// directory [`crate::boot_packages`] fills), a Xen item (Debian's gzip'd Xen 4.17 for
+/// multiboot, and its `xen.efi` too when `xen_efi`) with the dom0 kernel and that initrd, and
+/// a rule that pins `xen_mac` to the Xen item; each prints its own token (`linux_token`,
+/// `xen_token`) through the `token` variable.
+pub fn linux_and_xen_menu(
+    root: &Path,
+    title: &str,
+    linux_token: &str,
+    xen_mac: &str,
+    xen_token: &str,
+    xen_efi: bool,
+) -> String {
+    let efi = if xen_efi { "efi = \"root/boot/xen-4.17-amd64.efi\"\n" } else { "" };
+    format!(
+        r#"
+[server]
+root = "{root}"
+[menu.main]
+title = "{title}"
+items = ["debian", "local"]
+default = "debian"
+timeout = 2
+[item.debian]
+kind = "linux"
+label = "Debian kernel + busybox"
+kernel = "vmlinuz"
+initrds = ["token-initrd.gz"]
+args = "console=ttyS0 quiet token={{{{ token }}}}"
+[item.xen]
+kind = "xen"
+hypervisor = "root/boot/xen-4.17-amd64.gz"
+hypervisor_args = "dom0_mem=512M loglvl=all com1=115200,8n1 console=com1"
+{efi}kernel = "vmlinuz"
+args = "console=hvc0 earlyprintk=xen token={{{{ token }}}}"
+modules = [{{ file = "token-initrd.gz" }}]
+[item.local]
+kind = "local"
+[vars]
+token = "{linux_token}"
+[[rule]]
+name = "xen-guest"
+mac = "{xen_mac}"
+item = "xen"
+vars = {{ token = "{xen_token}" }}
+"#,
+        root = root.display()
+    )
+}

@@ -19,7 +19,7 @@ mod skip;
 pub use console::{ConsoleMiss, console_text, markers_in_order, qemu_on_tap, seabios_sercon, wait_for_console};
 pub use dnsmasq::{DhcpRouter, dnsmasq, expect_running, ipxe_boot_root, proxy_lan};
 pub use files::{boot_packages, fetch_boot_packages, repo_root, scratch_in, token, write_exec};
-pub use guests::{Guest, NfsServer, Serve, ovmf_args, wait_all};
+pub use guests::{Guest, NfsServer, Serve, linux_and_xen_menu, ovmf_args, wait_all};
 pub use netns::{Netns, add_tap, attach, bridge, sh};
 pub use process::{Server, optrom_serve, port, sigterm};
 pub use skip::{
